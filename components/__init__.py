@@ -1,0 +1,1 @@
+"""Components of the image-registry Pulumi program."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: runs of the program under the faithful doubles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Pulumi runs __main__.py from the project directory; its imports expect that.
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program  # noqa: E402
+
+RunProgram = Callable[..., ProgramRun]
+
+
+@pytest.fixture(scope="session")
+def dev_mocks() -> FaithfulMocks:
+    return FaithfulMocks()
+
+
+@pytest.fixture(scope="session")
+def dev_run(dev_mocks: FaithfulMocks) -> ProgramRun:
+    """One `pulumi up` of the dev stack (Pulumi.dev.yaml), shared by read-only tests."""
+    return run_program(dev_config(), dev_mocks)
+
+
+@pytest.fixture
+def run_with() -> RunProgram:
+    """Run the program on the dev config with some keys replaced (objects given as Python values)."""
+
+    def run(mocks: FaithfulMocks | None = None, **overrides: object) -> ProgramRun:
+        config = dev_config()
+        for key, value in overrides.items():
+            full_key = f"image-registry:{key}"
+            if value is None:
+                config.pop(full_key, None)
+            else:
+                config[full_key] = value if isinstance(value, str) else json.dumps(value)
+        return run_program(config, mocks)
+
+    return run

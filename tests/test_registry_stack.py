@@ -1,0 +1,134 @@
+"""RegistryStack: the component tree, the output contract, secrets and reproducibility."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi.runtime import rpc
+
+from tests.doubles import SECRET_OUTPUTS, FaithfulMocks, ProgramRun, dev_config, run_program
+
+# ../shared/design.md, "Stack outputs": name -> secret?
+OUTPUT_CONTRACT = {
+    "registryHost": False,
+    "hostnames": False,
+    "internalHost": False,
+    "namespace": False,
+    "serviceName": False,
+    "caCertPem": False,
+    "username": False,
+    "password": True,
+    "dockerConfigJson": True,
+}
+COMPONENTS = {
+    "image-registry:index:RegistryStack",
+    "image-registry:index:CertificateAuthority",
+    "image-registry:index:ServerCertificate",
+    "image-registry:index:HtpasswdSecret",
+    "image-registry:index:RegistryWorkload",
+}
+
+
+def test_outputs_are_exactly_the_contract(dev_run: ProgramRun) -> None:
+    assert set(dev_run.outputs) == set(OUTPUT_CONTRACT)
+    assert dev_run.secret_outputs == {name for name, secret in OUTPUT_CONTRACT.items() if secret}
+
+
+def test_output_values(dev_run: ProgramRun) -> None:
+    outputs = dev_run.outputs
+    assert outputs["registryHost"] == "image-registry.8-mega.local"
+    assert outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+    assert outputs["internalHost"] == "image-registry.kube-infra.svc.cluster.local:5000"
+    assert outputs["namespace"] == "kube-infra"
+    assert outputs["serviceName"] == "image-registry"
+    assert outputs["username"] == "registry"
+    assert outputs["caCertPem"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_docker_config_json_logs_in_everywhere(dev_run: ProgramRun) -> None:
+    auths = json.loads(dev_run.outputs["dockerConfigJson"])["auths"]
+    assert set(auths) == {
+        "image-registry.8-mega.local",
+        "image-registry.8-mega.io",
+        "image-registry.kube-infra.svc.cluster.local:5000",
+    }
+    expected = f"registry:{dev_run.outputs['password']}".encode()
+    for entry in auths.values():
+        assert base64.b64decode(entry["auth"]) == expected
+
+
+def test_every_resource_sits_in_the_component_tree(dev_run: ProgramRun) -> None:
+    by_urn = {item.urn: item for item in dev_run.registrations}
+    assert {item.type for item in dev_run.registrations if not item.custom} == COMPONENTS
+    (root,) = [item for item in dev_run.registrations if item.type == "image-registry:index:RegistryStack"]
+    assert root.parent.endswith("pulumi:pulumi:Stack::image-registry-dev")
+    for item in dev_run.registrations:
+        if item.custom:
+            assert by_urn[item.parent].type in COMPONENTS - {"image-registry:index:RegistryStack"}, item.name
+        elif item is not root:
+            assert by_urn[item.parent] is root, item.name
+
+
+def _strings(value: Any, inside_secret: bool = False) -> Iterator[tuple[str, bool]]:
+    if rpc.is_rpc_secret(value):
+        yield from _strings(rpc.unwrap_rpc_secret(value), True)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item, inside_secret)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, inside_secret)
+    elif isinstance(value, str):
+        yield value, inside_secret
+
+
+def test_no_secret_value_appears_unmarked_anywhere(dev_run: ProgramRun) -> None:
+    # The secret atoms: what the providers mark secret, what the stack exports as
+    # secret, and the bcrypt hashes made from the passwords.
+    secrets = {
+        text
+        for item in dev_run.registrations
+        if item.type in SECRET_OUTPUTS and not item.type.startswith("kubernetes:")
+        for name in SECRET_OUTPUTS[item.type]
+        for text, _ in _strings(item.outputs.get(name))
+    }
+    secrets |= {str(dev_run.outputs[name]) for name in dev_run.secret_outputs}
+    htpasswd = next(item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
+    secrets |= {line.split(":", 1)[1] for line in htpasswd.plain_inputs["stringData"]["htpasswd"].splitlines()}
+    assert any("PRIVATE KEY" in text for text in secrets)
+    for item in dev_run.registrations:
+        for text, secret in _strings(item.inputs):
+            if not secret:
+                leaked = [value for value in secrets if len(value) >= 16 and value in text]
+                assert not leaked, f"{item.type} {item.name} has a secret value in a plain input"
+    for name, value in dev_run.outputs.items():
+        if name not in dev_run.secret_outputs:
+            assert not any(len(secret) >= 16 and secret in json.dumps(value) for secret in secrets), name
+
+
+def test_an_unchanged_stack_rerun_changes_nothing() -> None:
+    mocks = FaithfulMocks()
+    first = run_program(dev_config(), mocks)
+    created_first = len(mocks.created)
+    second = run_program(dev_config(), mocks)
+    assert {item.urn: item.inputs for item in first.registrations} == {item.urn: item.inputs for item in second.registrations}
+    assert len(mocks.created) == created_first, "a resource would be replaced on an unchanged re-run"
+    assert first.outputs == second.outputs
+
+
+def test_a_supplied_password_rerun_keeps_its_hash() -> None:
+    config = dev_config()
+    config["image-registry:users"] = json.dumps([{"name": "registry", "password": "Passw0rd-from-config"}])
+    mocks = FaithfulMocks()
+    first = run_program(config, mocks, secret_keys=["image-registry:users"])
+    second = run_program(config, mocks, secret_keys=["image-registry:users"])
+    htpasswd = [
+        next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd")).plain_inputs
+        for run in (first, second)
+    ]
+    assert htpasswd[0] == htpasswd[1]
+    assert first.outputs["password"] == "Passw0rd-from-config"
+    assert "password" in first.secret_outputs

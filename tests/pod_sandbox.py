@@ -1,0 +1,370 @@
+"""Run the rendered registry pod with the real registry binary, in Linux namespaces.
+
+The host side (`PodLayout`) turns the program's Deployment into what a kubelet
+would give the container: its environment resolved from the ConfigMap and
+Secrets, and its volumes laid out as directories (Secrets the way the kubelet's
+atomic writer does it, the claim as a directory that outlives the pod).
+
+`Sandbox` then starts a holder process in fresh mount, network and PID
+namespaces (`unshare`). The holder builds a throwaway root (an overlay of `/`
+on tmpfs), binds each volume at its mount path, gives the pod an `/etc/hosts`
+that maps every certificate name to itself, hides the system trust store and
+chroots. The registry and every client command then enter those namespaces
+with `nsenter`, so nothing touches the host's own paths or ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.doubles import ProgramRun
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+# Where the registry:2 image's default configuration lives (3.x: /etc/distribution/config.yml).
+IMAGE_CONFIG_PATH = "/etc/docker/registry/config.yml"
+IMAGE_CONFIG = Path(__file__).with_name("registry-image-config.yml")
+INGRESS_PORT = 443
+CLIENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The workspace as seen inside the pod's root (the pod's own /tmp would hide a host path there).
+INSIDE = "/sandbox"
+
+
+def sha256_digest(blob: bytes) -> str:
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+@dataclass
+class Mount:
+    source: str
+    target: str
+    read_only: bool
+
+
+@dataclass
+class PodLayout:
+    """A pod as the kubelet would run it: environment, mounts, user."""
+
+    workspace: str
+    env: dict[str, str]
+    mounts: list[Mount]
+    run_as_user: int
+    run_as_group: int
+    fs_group: int
+    host_names: list[str] = field(default_factory=list)
+    port: int = 5000
+
+    @classmethod
+    def from_run(cls, run: ProgramRun, workspace: Path, host_names: list[str]) -> PodLayout:
+        deployment = run.manifest("Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        security = pod["securityContext"]
+        objects = {(item["kind"], item["metadata"]["name"]): item for item in run.manifests()}
+        layout = cls(
+            workspace=str(workspace),
+            env=_environment(container, objects),
+            mounts=[],
+            run_as_user=security["runAsUser"],
+            run_as_group=security["runAsGroup"],
+            fs_group=security["fsGroup"],
+            host_names=host_names,
+            port=next(port["containerPort"] for port in container["ports"] if port["name"] == "https"),
+        )
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        for mount in container["volumeMounts"]:
+            assert "subPath" not in mount
+            source = layout.lay_out_volume(volumes[mount["name"]], objects)
+            layout.mounts.append(Mount(str(source), mount["mountPath"], bool(mount.get("readOnly"))))
+        return layout
+
+    def lay_out_volume(self, volume: dict[str, Any], objects: dict[tuple[str, str], Any]) -> Path:
+        root = Path(self.workspace) / "volumes"
+        if "secret" in volume:
+            source = volume["secret"]
+            secret = objects[("Secret", source["secretName"])]
+            path = root / volume["name"]
+            write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
+            return path
+        if "persistentVolumeClaim" in volume:
+            # The claim outlives the pod: keyed by claim name, never wiped here.
+            path = Path(self.workspace) / "claims" / volume["persistentVolumeClaim"]["claimName"]
+            if not path.exists():
+                path.mkdir(parents=True)
+                os.chown(path, 0, self.fs_group)
+                path.chmod(0o2775)  # what fsGroup does to a fresh volume
+            return path
+        if "emptyDir" in volume:
+            path = root / volume["name"]
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            path.chmod(0o1777)
+            return path
+        raise AssertionError(f"volume type not laid out by the sandbox: {volume}")
+
+    def update_secret(self, run: ProgramRun, volume_name: str) -> None:
+        """What the kubelet does when a mounted Secret changes: an atomic swap of ..data."""
+        pod = run.manifest("Deployment")["spec"]["template"]["spec"]
+        source = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)["secret"]
+        secret = next(item for item in run.manifests() if item["kind"] == "Secret" and item["metadata"]["name"] == source["secretName"])
+        path = Path(self.workspace) / "volumes" / volume_name
+        write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
+
+
+def _environment(container: dict[str, Any], objects: dict[tuple[str, str], Any]) -> dict[str, str]:
+    env = {}
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+            continue
+        source = variable["valueFrom"]
+        if "configMapKeyRef" in source:
+            reference = source["configMapKeyRef"]
+            env[variable["name"]] = objects[("ConfigMap", reference["name"])]["data"][reference["key"]]
+        else:
+            reference = source["secretKeyRef"]
+            env[variable["name"]] = objects[("Secret", reference["name"])]["stringData"][reference["key"]]
+    return env
+
+
+def _secret_files(secret: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
+    data: dict[str, str] = secret["stringData"]
+    if "items" in source:
+        return {item["path"]: data[item["key"]] for item in source["items"]}
+    return dict(data)
+
+
+def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int) -> None:
+    """The kubelet's atomic writer: files in a timestamped dir, `..data` swapped by rename."""
+    path.mkdir(parents=True, exist_ok=True)
+    version = path / f"..{time.time_ns()}"
+    version.mkdir()
+    for name, text in files.items():
+        file = version / name
+        file.write_text(text)
+        os.chown(file, 0, group)
+        file.chmod(mode)
+    version.chmod(0o755)
+    staging = path / "..data_tmp"
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(version.name)
+    previous = (path / "..data").resolve() if (path / "..data").exists() else None
+    staging.rename(path / "..data")
+    for name in files:
+        link = path / name
+        if not link.is_symlink():
+            link.symlink_to(f"..data/{name}")
+    if previous is not None and previous != version:
+        shutil.rmtree(previous)
+
+
+def build_busybox_image(destination: Path, tag: str = "latest") -> str:
+    """A real single-layer OCI image of Debian's busybox-static; returns its manifest digest."""
+    architecture = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+
+        def entry(name: str, **values: Any) -> tarfile.TarInfo:
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            for key, value in values.items():
+                setattr(info, key, value)
+            return info
+
+        for directory in ("bin", "etc", "tmp"):
+            archive.addfile(entry(directory, type=tarfile.DIRTYPE, mode=0o1777 if directory == "tmp" else 0o755))
+        binary = Path("/bin/busybox").read_bytes()
+        archive.addfile(entry("bin/busybox", size=len(binary), mode=0o755), io.BytesIO(binary))
+        for applet in sorted(set(applets) - {"busybox"}):
+            archive.addfile(entry(f"bin/{applet}", type=tarfile.SYMTYPE, linkname="busybox", mode=0o777))
+    layer_tar = raw.getvalue()
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as stream:
+        stream.write(layer_tar)
+    layer = compressed.getvalue()
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer_tar)]},
+        },
+        separators=(",", ":"),
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256_digest(layer), "size": len(layer)}],
+        },
+        separators=(",", ":"),
+    ).encode()
+    blobs = destination / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    for blob in (layer, config, manifest):
+        (blobs / hashlib.sha256(blob).hexdigest()).write_bytes(blob)
+    (destination / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": sha256_digest(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
+        ],
+    }
+    (destination / "index.json").write_text(json.dumps(index))
+    return sha256_digest(manifest)
+
+
+class Sandbox:
+    """The pod's namespaces: start the registry in them, run clients in them."""
+
+    def __init__(self, layout: PodLayout) -> None:
+        self.layout = layout
+        self.workspace = Path(layout.workspace)
+        self.registry: subprocess.Popen[bytes] | None = None
+        self.registry_log = self.workspace / "registry.log"
+        self.pid: int | None = None
+        plan = self.workspace / "plan.json"
+        plan.write_text(json.dumps(asdict(layout)))
+        for directory in ("home", "tmp", "nsroot"):
+            (self.workspace / directory).mkdir(exist_ok=True)
+        (self.workspace / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+        ready = self.workspace / "ready"
+        ready.unlink(missing_ok=True)
+        self.holder = subprocess.Popen(
+            ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", sys.executable, "-m", "tests.pod_sandbox", str(plan)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            if self.holder.poll() is not None or time.monotonic() > deadline:
+                output = self.holder.stdout.read().decode() if self.holder.stdout else ""
+                self.close()
+                raise RuntimeError(f"the pod sandbox did not start:\n{output}")
+            time.sleep(0.02)
+        # `unshare --fork` waits for its child, the holder: PID 1 inside, this PID outside.
+        children = Path(f"/proc/{self.holder.pid}/task/{self.holder.pid}/children").read_text().split()
+        self.pid = int(children[0])
+
+    def _enter(self) -> list[str]:
+        return ["nsenter", f"--target={self.pid}", "--mount", "--net", "--root", "--wd"]
+
+    def inside(self, path: Path) -> str:
+        """A workspace path as commands inside the sandbox see it."""
+        return f"{INSIDE}/{path.relative_to(self.workspace)}"
+
+    def run(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """A client command inside the pod's namespaces, with a clean environment."""
+        client_env = {"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"}
+        return subprocess.run([*self._enter(), *argv], env={**client_env, **(env or {})}, capture_output=True, text=True, timeout=120, check=False)
+
+    def start_registry(self) -> None:
+        """`docker-registry serve` with exactly the container's environment, as the pod's user."""
+        layout = self.layout
+        user = ["setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}", f"--groups={layout.fs_group}", "--"]
+        with self.registry_log.open("ab") as log:
+            self.registry = subprocess.Popen(
+                [*self._enter(), *user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH], env=dict(layout.env), stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            # The readiness probe: GET / over HTTPS (kubelet probes do not verify certificates).
+            probe = self.run("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"https://127.0.0.1:{layout.port}/")
+            if probe.stdout == "200":
+                return
+            if self.registry.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the registry did not become ready:\n{self.registry_log.read_text()}")
+            time.sleep(0.05)
+
+    def stop_registry(self) -> None:
+        if self.registry is not None and self.registry.poll() is None:
+            self.registry.send_signal(signal.SIGTERM)
+            self.registry.wait(timeout=15)
+        self.registry = None
+
+    def close(self) -> None:
+        self.stop_registry()
+        if self.pid is not None:
+            # PID 1 of the namespace: the kernel ends everything left inside with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        if self.holder.poll() is None:
+            self.holder.kill()
+            self.holder.wait(timeout=15)
+
+
+def _hold(plan_path: str) -> None:
+    """Inside fresh namespaces: build the pod's root, then wait to be killed."""
+    layout = PodLayout(**json.loads(Path(plan_path).read_text()))
+    layout.mounts = [Mount(**mount) for mount in layout.mounts]  # type: ignore[arg-type]
+    workspace = Path(layout.workspace)
+    nsroot = workspace / "nsroot"
+    root = nsroot / "root"
+
+    def sh(*argv: str) -> None:
+        subprocess.run(argv, check=True)
+
+    sh("mount", "--make-rprivate", "/")
+    sh("mount", "-t", "tmpfs", "tmpfs", str(nsroot))
+    for directory in ("upper", "work", "root"):
+        (nsroot / directory).mkdir()
+    sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/,upperdir={nsroot}/upper,workdir={nsroot}/work", str(root))
+    sh("mount", "--rbind", "/dev", f"{root}/dev")
+    sh("mount", "--rbind", "/sys", f"{root}/sys")
+    sh("mount", "-t", "proc", "proc", f"{root}/proc")
+    Path(f"{root}{INSIDE}").mkdir()
+    sh("mount", "--bind", str(workspace), f"{root}{INSIDE}")
+    for mount in layout.mounts:
+        target = Path(f"{root}{mount.target}")
+        target.mkdir(parents=True, exist_ok=True)
+        sh("mount", "--bind", mount.source, str(target))
+        if mount.read_only:
+            sh("mount", "-o", "remount,bind,ro", str(target))
+    # The image's own configuration file, as the container sees it.
+    config = Path(f"{root}{IMAGE_CONFIG_PATH}")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(IMAGE_CONFIG, config)
+    (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost {' '.join(layout.host_names)}\n")
+    # Clients trust only what they are given: the system store holds an unrelated CA.
+    sh("mount", "-t", "tmpfs", "tmpfs", f"{root}/etc/ssl/certs")
+    decoy = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+         "-subj", "/CN=unrelated system CA", "-keyout", "/dev/null"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    (root / "etc" / "ssl" / "certs" / "ca-certificates.crt").write_bytes(decoy)
+    os.chroot(root)
+    os.chdir("/")
+    sh("ip", "link", "set", "lo", "up")
+    # What the Ingress does for external names: 443 reaches the registry's port.
+    sh("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(INGRESS_PORT),
+       "-j", "REDIRECT", "--to-ports", str(layout.port))  # fmt: skip
+    Path(INSIDE, "ready").write_text("ready")
+    signal.pause()
+
+
+if __name__ == "__main__":
+    _hold(sys.argv[1])

@@ -21,9 +21,7 @@ class CertificateAuthority(pulumi.ComponentResource):
     cert_pem: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: CertificateAuthorityArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: CertificateAuthorityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:CertificateAuthority", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         private_key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=4096, opts=child)

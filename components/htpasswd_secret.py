@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import bcrypt
 import pulumi
@@ -30,7 +32,12 @@ def docker_config_json(hosts: list[str], username: str, password: str) -> str:
     """A `.dockerconfigjson` document with the same credentials for every host."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     entry = {"username": username, "password": password, "auth": auth}
-    return json.dumps({"auths": {host: entry for host in hosts}}, indent=2, sort_keys=True)
+    return json.dumps({"auths": dict.fromkeys(hosts, entry)}, indent=2, sort_keys=True)
+
+
+def _entry(user: str, cost: int) -> Callable[[list[Any]], str]:
+    """The htpasswd line of `user` from [password, base64 salt]."""
+    return lambda values: htpasswd_line(user, values[0], base64.b64decode(values[1]), cost)
 
 
 @dataclass(frozen=True)
@@ -62,12 +69,8 @@ class HtpasswdSecret(pulumi.ComponentResource):
                 password = pulumi.Output.secret(generated.result)
             salt = random.RandomBytes(f"{name}-{user.name}-salt", length=SALT_BYTES, opts=child)
             self.passwords[user.name] = password
-            lines.append(
-                pulumi.Output.all(password, salt.base64).apply(
-                    lambda values, user_name=user.name: htpasswd_line(
-                        user_name, values[0], base64.b64decode(values[1]), args.bcrypt_cost
-                    )
-                )
-            )
-        self.htpasswd = pulumi.Output.secret(pulumi.Output.all(*lines).apply(lambda done: "".join(f"{line}\n" for line in done)))
+            lines.append(pulumi.Output.all(password, salt.base64).apply(_entry(user.name, args.bcrypt_cost)))
+        self.htpasswd = pulumi.Output.secret(
+            pulumi.Output.all(*lines).apply(lambda done: "".join(f"{line}\n" for line in done))
+        )
         self.register_outputs({"users": [user.name for user in args.users]})

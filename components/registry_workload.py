@@ -106,11 +106,9 @@ class RegistryWorkload(pulumi.ComponentResource):
             f"{args.name}-tls",
             metadata=metadata(),
             type="kubernetes.io/tls",
-            string_data=pulumi.Output.secret(
-                pulumi.Output.all(args.tls_cert_pem, args.tls_private_key_pem, args.ca_cert_pem).apply(
-                    lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}
-                )
-            ),
+            string_data=pulumi.Output.all(
+                args.tls_cert_pem, pulumi.Output.secret(args.tls_private_key_pem), args.ca_cert_pem
+            ).apply(lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}),
             opts=rolling,
         )
         config_map = k8s.core.v1.ConfigMap(
@@ -119,22 +117,25 @@ class RegistryWorkload(pulumi.ComponentResource):
             data={key: value.format(name=args.name) for _, key, value in REGISTRY_ENVIRONMENT},
             opts=rolling,
         )
-        # Fixed name, updated in place: the registry re-reads htpasswd when the
-        # mounted file changes, so adding a user needs no restart.
+        # Fixed name: a change replaces the Secret under the same name, so the pod
+        # template stays as it is; the kubelet refreshes the mounted file and the
+        # registry re-reads it. Adding a user needs no restart.
         htpasswd_secret = k8s.core.v1.Secret(
             f"{args.name}-htpasswd",
             metadata=metadata("htpasswd"),
             type="Opaque",
-            string_data=pulumi.Output.secret(pulumi.Output.from_input(args.htpasswd).apply(lambda text: {HTPASSWD_KEY: text})),
+            string_data=pulumi.Output.secret(args.htpasswd).apply(lambda text: {HTPASSWD_KEY: text}),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         # Every replica must share it, or uploads that move between pods fail.
-        http_secret_value = random.RandomBytes(f"{args.name}-http-secret", length=32, opts=child)
+        http_secret_value: pulumi.Input[str] = random.RandomBytes(
+            f"{args.name}-http-secret", length=32, opts=child
+        ).base64
         http_secret = k8s.core.v1.Secret(
             f"{args.name}-http-secret",
             metadata=metadata("http-secret"),
             type="Opaque",
-            string_data=pulumi.Output.secret(http_secret_value.base64.apply(lambda value: {HTTP_SECRET_KEY: value})),
+            string_data=pulumi.Output.secret(http_secret_value).apply(lambda value: {HTTP_SECRET_KEY: value}),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
@@ -148,7 +149,14 @@ class RegistryWorkload(pulumi.ComponentResource):
                 strategy=_strategy(args.storage),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=_pod_spec(args, tls_secret, config_map, htpasswd_secret, http_secret, data_volume),
+                    spec=_pod_spec(
+                        args,
+                        tls_secret=tls_secret,
+                        config_map=config_map,
+                        htpasswd_secret=htpasswd_secret,
+                        http_secret=http_secret,
+                        data_volume=data_volume,
+                    ),
                 ),
             ),
             opts=child,
@@ -189,7 +197,11 @@ class RegistryWorkload(pulumi.ComponentResource):
                 metadata=metadata("", annotations=_ingress_annotations(args, tls_secret)),
                 spec=k8s.networking.v1.IngressSpecArgs(
                     ingress_class_name=args.ingress.class_name,
-                    tls=[k8s.networking.v1.IngressTLSArgs(hosts=list(args.hostnames), secret_name=tls_secret.metadata.name)],
+                    tls=[
+                        k8s.networking.v1.IngressTLSArgs(
+                            hosts=list(args.hostnames), secret_name=tls_secret.metadata.name
+                        )
+                    ],
                     rules=[
                         k8s.networking.v1.IngressRuleArgs(
                             host=host,
@@ -300,6 +312,7 @@ def _strategy(storage: Storage) -> k8s.apps.v1.DeploymentStrategyArgs:
 
 def _pod_spec(
     args: RegistryWorkloadArgs,
+    *,
     tls_secret: k8s.core.v1.Secret,
     config_map: k8s.core.v1.ConfigMap,
     htpasswd_secret: k8s.core.v1.Secret,
@@ -382,7 +395,9 @@ def _pod_spec(
             ),
             k8s.core.v1.VolumeArgs(
                 name="htpasswd",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=htpasswd_secret.metadata.name, default_mode=0o440),
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=htpasswd_secret.metadata.name, default_mode=0o440
+                ),
             ),
             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
         ],

@@ -67,9 +67,7 @@ _IMAGE_RE = re.compile(
     r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 _USER_NAME_RE = re.compile(r"^[^\s:]+$")
-_ANNOTATION_KEY_RE = re.compile(
-    rf"^({_DNS_LABEL}(\.{_DNS_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
-)
+_ANNOTATION_KEY_RE = re.compile(rf"^({_DNS_LABEL}(\.{_DNS_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$")
 
 
 class SettingsError(ValueError):
@@ -224,7 +222,10 @@ def _dns_name_problem(name: Any) -> str | None:
     else:
         return "a DNS name, not an IP address (put IPs in tls.extraIpAddresses)"
     if not _DNS_NAME_RE.match(name):
-        return "a DNS name: dot-separated labels of a-z, 0-9 and '-', each 1-63 characters, not starting or ending with '-'"
+        return (
+            "a DNS name: dot-separated labels of a-z, 0-9 and '-', "
+            "each 1-63 characters, not starting or ending with '-'"
+        )
     return None
 
 
@@ -378,7 +379,9 @@ def _positive_hours(value: Any, path: str, problems: _Problems, *, minimum: int)
     return value
 
 
-def _parse_tls(raw: str | None, hostnames: tuple[str, ...], service_names: tuple[str, ...], problems: _Problems) -> TlsSettings:
+def _parse_tls(
+    raw: str | None, hostnames: tuple[str, ...], service_names: tuple[str, ...], problems: _Problems
+) -> TlsSettings:
     if raw is None:
         return TlsSettings()
     known = (
@@ -393,7 +396,9 @@ def _parse_tls(raw: str | None, hostnames: tuple[str, ...], service_names: tuple
     if value is None:
         return TlsSettings()
     defaults = TlsSettings()
-    ca_hours = _positive_hours(value.get("caValidityHours", defaults.ca_validity_hours), "tls.caValidityHours", problems, minimum=1)
+    ca_hours = _positive_hours(
+        value.get("caValidityHours", defaults.ca_validity_hours), "tls.caValidityHours", problems, minimum=1
+    )
     server_hours = _positive_hours(
         value.get("serverValidityHours", defaults.server_validity_hours), "tls.serverValidityHours", problems, minimum=1
     )
@@ -401,10 +406,16 @@ def _parse_tls(raw: str | None, hostnames: tuple[str, ...], service_names: tuple
         value.get("earlyRenewalHours", defaults.early_renewal_hours), "tls.earlyRenewalHours", problems, minimum=0
     )
     if ca_hours and server_hours and server_hours > ca_hours:
-        problems.add("tls.serverValidityHours", server_hours, f"at most tls.caValidityHours ({ca_hours}): a certificate cannot outlive its CA")
+        problems.add(
+            "tls.serverValidityHours",
+            server_hours,
+            f"at most tls.caValidityHours ({ca_hours}): a certificate cannot outlive its CA",
+        )
     if server_hours and early_hours is not None and early_hours >= server_hours:
         problems.add(
-            "tls.earlyRenewalHours", early_hours, f"fewer than tls.serverValidityHours ({server_hours}), or every run renews"
+            "tls.earlyRenewalHours",
+            early_hours,
+            f"fewer than tls.serverValidityHours ({server_hours}), or every run renews",
         )
     organization = value.get("organization", defaults.organization)
     if not isinstance(organization, str) or not organization.strip() or len(organization) > 64:
@@ -413,7 +424,11 @@ def _parse_tls(raw: str | None, hostnames: tuple[str, ...], service_names: tuple
     derived = (*hostnames, *service_names)
     for index, name in enumerate(extra_names):
         if name in derived:
-            problems.add(f"tls.extraDnsNames[{index}]", name, "names not already in the certificate (hostnames and the Service names are added for you)")
+            problems.add(
+                f"tls.extraDnsNames[{index}]",
+                name,
+                "names not already in the certificate (hostnames and the Service names are added for you)",
+            )
     ips = value.get("extraIpAddresses", [])
     addresses: list[str] = []
     if not isinstance(ips, list):
@@ -445,7 +460,9 @@ def _parse_image(raw: str | None, problems: _Problems) -> str:
         return DEFAULT_IMAGE
     match = _IMAGE_RE.match(image)
     if not match:
-        problems.add("image", image, "an image reference such as registry:3.0.0 or mirror.example.com/library/registry@sha256:…")
+        problems.add(
+            "image", image, "an image reference such as registry:3.0.0 or mirror.example.com/library/registry@sha256:…"
+        )
     elif not match.group("tag") and not match.group("digest"):
         problems.add("image", image, "a pinned tag or digest (no tag means :latest, which changes under you)")
     elif match.group("tag") == "latest" and not match.group("digest"):
@@ -464,7 +481,9 @@ def parse_settings(raw: Mapping[str, str | None]) -> Settings:
 
     namespace = _string(raw.get("namespace"), "namespace", problems) or DEFAULT_NAMESPACE
     if not _DNS_LABEL_RE.match(namespace):
-        problems.add("namespace", namespace, "a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'")
+        problems.add(
+            "namespace", namespace, "a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+        )
     name = _string(raw.get("name"), "name", problems) or DEFAULT_NAME
     if not _RFC1035_LABEL_RE.match(name) or len(name) > 52:
         # 52 leaves room for the suffixes Kubernetes adds to Deployment pods.

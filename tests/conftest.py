@@ -30,7 +30,7 @@ def dev_run(dev_mocks: FaithfulMocks) -> ProgramRun:
     return run_program(dev_config(), dev_mocks)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_with() -> RunProgram:
     """Run the program on the dev config with some keys replaced (objects given as Python values)."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import json
 import runpy
 import secrets
 import string
@@ -27,6 +28,7 @@ from typing import Any
 
 import bcrypt
 import pulumi
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -134,6 +136,7 @@ def _load_key(pem: str) -> Any:
 
 def _build_certificate(
     inputs: Mapping[str, Any],
+    *,
     subject: x509.Name,
     public_key: Any,
     issuer: x509.Name,
@@ -155,7 +158,7 @@ def _build_certificate(
         .add_extension(x509.BasicConstraints(ca=bool(inputs.get("isCaCertificate")), path_length=None), critical=True)
     )
     uses = list(inputs.get("allowedUses") or [])
-    key_usage_flags = {flag: False for flag in _KEY_USAGES.values()}
+    key_usage_flags = dict.fromkeys(_KEY_USAGES.values(), False)
     for use in uses:
         if use in _KEY_USAGES:
             key_usage_flags[_KEY_USAGES[use]] = True
@@ -203,7 +206,9 @@ def private_key(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **inputs,
         "privateKeyPem": key.private_bytes(pem, traditional, serialization.NoEncryption()).decode(),
-        "privateKeyPemPkcs8": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+        "privateKeyPemPkcs8": key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
         "publicKeyPem": key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
         "publicKeyOpenssh": key.public_key()
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
@@ -216,7 +221,15 @@ def self_signed_cert(inputs: Mapping[str, Any]) -> dict[str, Any]:
     key = _load_key(inputs["privateKeyPem"])
     subject = _name(inputs.get("subject"))
     sans = _sans(inputs.get("dnsNames"), inputs.get("ipAddresses"))
-    return _build_certificate(inputs, subject, key.public_key(), subject, key, None, sans)
+    return _build_certificate(
+        inputs,
+        subject=subject,
+        public_key=key.public_key(),
+        issuer=subject,
+        issuer_key=key,
+        issuer_certificate=None,
+        sans=sans,
+    )
 
 
 def cert_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +253,13 @@ def locally_signed_cert(inputs: Mapping[str, Any]) -> dict[str, Any]:
     except x509.ExtensionNotFound:
         sans = []
     return _build_certificate(
-        inputs, request.subject, request.public_key(), ca_certificate.subject, ca_key, ca_certificate, sans
+        inputs,
+        subject=request.subject,
+        public_key=request.public_key(),
+        issuer=ca_certificate.subject,
+        issuer_key=ca_key,
+        issuer_certificate=ca_certificate,
+        sans=sans,
     )
 
 
@@ -337,11 +356,13 @@ class Registration:
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
-        return unwrap(self.inputs)
+        plain: dict[str, Any] = unwrap(self.inputs)
+        return plain
 
     @property
     def plain_outputs(self) -> dict[str, Any]:
-        return unwrap(self.outputs)
+        plain: dict[str, Any] = unwrap(self.outputs)
+        return plain
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -352,7 +373,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.registrations[response.urn] = Registration(
                 urn=response.urn,
@@ -409,10 +430,6 @@ class ProgramRun:
 
 def dev_config() -> dict[str, str]:
     """Pulumi.dev.yaml's settings, as the engine hands them to the program (objects as JSON)."""
-    import json
-
-    import yaml
-
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     config: dict[str, str] = {}
     for key, value in (document.get("config") or {}).items():

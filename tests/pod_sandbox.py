@@ -97,19 +97,19 @@ class PodLayout:
         if "secret" in volume:
             source = volume["secret"]
             secret = objects[("Secret", source["secretName"])]
-            path = root / volume["name"]
+            path = root / str(volume["name"])
             write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
             return path
         if "persistentVolumeClaim" in volume:
             # The claim outlives the pod: keyed by claim name, never wiped here.
-            path = Path(self.workspace) / "claims" / volume["persistentVolumeClaim"]["claimName"]
+            path = Path(self.workspace) / "claims" / str(volume["persistentVolumeClaim"]["claimName"])
             if not path.exists():
                 path.mkdir(parents=True)
                 os.chown(path, 0, self.fs_group)
                 path.chmod(0o2775)  # what fsGroup does to a fresh volume
             return path
         if "emptyDir" in volume:
-            path = root / volume["name"]
+            path = root / str(volume["name"])
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True)
             path.chmod(0o1777)
@@ -120,7 +120,11 @@ class PodLayout:
         """What the kubelet does when a mounted Secret changes: an atomic swap of ..data."""
         pod = run.manifest("Deployment")["spec"]["template"]["spec"]
         source = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)["secret"]
-        secret = next(item for item in run.manifests() if item["kind"] == "Secret" and item["metadata"]["name"] == source["secretName"])
+        secret = next(
+            item
+            for item in run.manifests()
+            if item["kind"] == "Secret" and item["metadata"]["name"] == source["secretName"]
+        )
         path = Path(self.workspace) / "volumes" / volume_name
         write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
 
@@ -210,8 +214,18 @@ def build_busybox_image(destination: Path, tag: str = "latest") -> str:
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(config), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256_digest(layer), "size": len(layer)}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256_digest(layer),
+                    "size": len(layer),
+                }
+            ],
         },
         separators=(",", ":"),
     ).encode()
@@ -253,7 +267,19 @@ class Sandbox:
         ready = self.workspace / "ready"
         ready.unlink(missing_ok=True)
         self.holder = subprocess.Popen(
-            ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", sys.executable, "-m", "tests.pod_sandbox", str(plan)],
+            [
+                "unshare",
+                "--mount",
+                "--net",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--",
+                sys.executable,
+                "-m",
+                "tests.pod_sandbox",
+                str(plan),
+            ],
             cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -279,20 +305,38 @@ class Sandbox:
     def run(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """A client command inside the pod's namespaces, with a clean environment."""
         client_env = {"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"}
-        return subprocess.run([*self._enter(), *argv], env={**client_env, **(env or {})}, capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [*self._enter(), *argv],
+            env={**client_env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def start_registry(self) -> None:
         """`docker-registry serve` with exactly the container's environment, as the pod's user."""
         layout = self.layout
-        user = ["setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}", f"--groups={layout.fs_group}", "--"]
+        user = [
+            "setpriv",
+            f"--reuid={layout.run_as_user}",
+            f"--regid={layout.run_as_group}",
+            f"--groups={layout.fs_group}",
+            "--",
+        ]
         with self.registry_log.open("ab") as log:
             self.registry = subprocess.Popen(
-                [*self._enter(), *user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH], env=dict(layout.env), stdout=log, stderr=subprocess.STDOUT
+                [*self._enter(), *user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH],
+                env=dict(layout.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 20
         while True:
             # The readiness probe: GET / over HTTPS (kubelet probes do not verify certificates).
-            probe = self.run("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"https://127.0.0.1:{layout.port}/")
+            probe = self.run(
+                "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"https://127.0.0.1:{layout.port}/"
+            )
             if probe.stdout == "200":
                 return
             if self.registry.poll() is not None or time.monotonic() > deadline:
@@ -331,7 +375,15 @@ def _hold(plan_path: str) -> None:
     sh("mount", "-t", "tmpfs", "tmpfs", str(nsroot))
     for directory in ("upper", "work", "root"):
         (nsroot / directory).mkdir()
-    sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/,upperdir={nsroot}/upper,workdir={nsroot}/work", str(root))
+    sh(
+        "mount",
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        f"lowerdir=/,upperdir={nsroot}/upper,workdir={nsroot}/work",
+        str(root),
+    )
     sh("mount", "--rbind", "/dev", f"{root}/dev")
     sh("mount", "--rbind", "/sys", f"{root}/sys")
     sh("mount", "-t", "proc", "proc", f"{root}/proc")

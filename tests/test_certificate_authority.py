@@ -19,9 +19,11 @@ def ca_certificate(run: ProgramRun) -> x509.Certificate:
 def test_ca_is_a_certificate_authority(dev_run: ProgramRun) -> None:
     certificate = ca_certificate(dev_run)
     constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert constraints.critical and constraints.value.ca is True
+    assert constraints.critical
+    assert constraints.value.ca is True
     usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.key_cert_sign and usage.crl_sign
+    assert usage.key_cert_sign
+    assert usage.crl_sign
     assert certificate.issuer == certificate.subject
     assert certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
 
@@ -41,7 +43,8 @@ def test_ca_is_the_stack_output(dev_run: ProgramRun) -> None:
 def test_ca_key_is_its_own_and_secret_wherever_used(dev_run: ProgramRun) -> None:
     keys = dev_run.of_type("tls:index/privateKey:PrivateKey")
     ca_key = next(key for key in keys if key.name.endswith("-ca-key"))
-    assert ca_key.inputs["algorithm"] == "RSA" and ca_key.inputs["rsaBits"] == 4096
+    assert ca_key.inputs["algorithm"] == "RSA"
+    assert ca_key.inputs["rsaBits"] == 4096
     public = serialization.load_pem_public_key(ca_key.plain_outputs["publicKeyPem"].encode())
     assert public == ca_certificate(dev_run).public_key()
     assert contains_secret(ca_key.outputs["privateKeyPem"])

@@ -20,7 +20,17 @@ import pytest
 from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from tests.pod_sandbox import PodLayout, Sandbox, build_busybox_image
 
-REQUIRED_TOOLS = ("docker-registry", "skopeo", "busybox", "curl", "unshare", "nsenter", "setpriv", "iptables", "openssl")
+REQUIRED_TOOLS = (
+    "docker-registry",
+    "skopeo",
+    "busybox",
+    "curl",
+    "unshare",
+    "nsenter",
+    "setpriv",
+    "iptables",
+    "openssl",
+)
 NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
 REPOSITORY = "utils/busybox"
 
@@ -86,7 +96,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     run = run_program(dev_config(), mocks)
     workspace = tmp_path_factory.mktemp("pod")
     certificate_names = sorted(
-        {*run.outputs["hostnames"], "image-registry", "image-registry.kube-infra", "image-registry.kube-infra.svc", "image-registry.kube-infra.svc.cluster.local"}
+        {
+            *run.outputs["hostnames"],
+            "image-registry",
+            "image-registry.kube-infra",
+            "image-registry.kube-infra.svc",
+            "image-registry.kube-infra.svc.cluster.local",
+        }
     )
     layout = PodLayout.from_run(run, workspace, [*certificate_names, NOT_IN_CERTIFICATE])
     trust = workspace / "trust"
@@ -105,7 +121,13 @@ def test_push_through_every_certificate_name(registry: Registry) -> None:
     source = f"oci:{registry.sandbox.inside(registry.workspace / 'busybox')}:latest"
     for address in registry.addresses():
         code, error = registry.skopeo(
-            "copy", "--dest-cert-dir", registry.trust_dir, "--dest-creds", registry.credentials(), source, f"docker://{address}/{REPOSITORY}:latest"
+            "copy",
+            "--dest-cert-dir",
+            registry.trust_dir,
+            "--dest-creds",
+            registry.credentials(),
+            source,
+            f"docker://{address}/{REPOSITORY}:latest",
         )
         assert code == 0, f"push to {address}: {error}"
 
@@ -115,7 +137,9 @@ def test_catalog_and_tags_as_in_the_seed(registry: Registry) -> None:
         code, status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())
         assert (code, status) == (0, "200"), body
         assert json.loads(body) == {"repositories": ["utils/busybox"]}
-        code, status, body = registry.curl(f"https://{address}/v2/utils/busybox/tags/list", "-u", registry.credentials())
+        code, status, body = registry.curl(
+            f"https://{address}/v2/utils/busybox/tags/list", "-u", registry.credentials()
+        )
         assert (code, status) == (0, "200"), body
         assert json.loads(body) == {"name": "utils/busybox", "tags": ["latest"]}
 
@@ -136,11 +160,14 @@ def test_pull_back_gives_the_same_digest(registry: Registry) -> None:
 
 def test_wrong_password_gets_401(registry: Registry) -> None:
     for address in registry.addresses():
-        code, status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials("not-the-password"))
+        code, status, body = registry.curl(
+            f"https://{address}/v2/_catalog", "-u", registry.credentials("not-the-password")
+        )
         assert status == "401", body
         assert "UNAUTHORIZED" in body
     code, error = registry.inspect_digest(registry.addresses()[0], password="not-the-password")
-    assert code != 0 and "unauthorized" in error
+    assert code != 0
+    assert "unauthorized" in error
 
 
 def test_no_credentials_gets_401_but_the_probe_path_answers(registry: Registry) -> None:
@@ -152,16 +179,19 @@ def test_no_credentials_gets_401_but_the_probe_path_answers(registry: Registry) 
 def test_a_client_without_the_ca_fails_verification(registry: Registry) -> None:
     for address in registry.addresses():
         code, digest_or_error = registry.inspect_digest(address, trust=False)
-        assert code != 0 and "certificate signed by unknown authority" in digest_or_error
+        assert code != 0
+        assert "certificate signed by unknown authority" in digest_or_error
         code, _, body = registry.curl(f"https://{address}/v2/", "--no-ca", "-u", registry.credentials())
         assert code == 60, body
 
 
 def test_a_name_not_in_the_certificate_fails_hostname_verification(registry: Registry) -> None:
     code, error = registry.inspect_digest(NOT_IN_CERTIFICATE)
-    assert code != 0 and f"not {NOT_IN_CERTIFICATE}" in error
+    assert code != 0
+    assert f"not {NOT_IN_CERTIFICATE}" in error
     code, _, body = registry.curl(f"https://{NOT_IN_CERTIFICATE}/v2/", "-u", registry.credentials())
-    assert code == 60 and "no alternative certificate subject name matches" in body
+    assert code == 60
+    assert "no alternative certificate subject name matches" in body
 
 
 def test_tls_older_than_1_2_is_refused(registry: Registry) -> None:
@@ -182,13 +212,15 @@ def test_a_new_user_works_without_a_restart(registry: Registry) -> None:
     code, status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", "ci:ci-Passw0rd-2026")
     assert (code, status) == (0, "200"), body
     assert registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())[1] == "200"
-    assert registry.sandbox.registry is registry_process and registry_process is not None and registry_process.poll() is None
+    assert registry.sandbox.registry is registry_process
+    assert registry_process is not None
+    assert registry_process.poll() is None
 
 
 def test_images_survive_a_restart_on_the_same_storage(registry: Registry) -> None:
     registry.sandbox.stop_registry()
     registry.sandbox.start_registry()
     for address in registry.addresses():
-        code, status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())
+        _code, _status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())
         assert json.loads(body) == {"repositories": ["utils/busybox"]}
         assert registry.inspect_digest(address) == (0, registry.image_digest)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+from pathlib import Path
 
 import bcrypt
 import pytest
@@ -42,15 +44,13 @@ def test_same_salt_same_line_other_salt_other_line() -> None:
         htpasswd_line("u", "p", bytes(15), 4)
 
 
-def test_apache_htpasswd_accepts_the_line(tmp_path: object) -> None:
-    import pathlib
-    import subprocess
-
-    path = pathlib.Path(str(tmp_path)) / "htpasswd"
+def test_apache_htpasswd_accepts_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "htpasswd"
     path.write_text(htpasswd_line("registry", "Passw0rd", bytes(range(16)), 5) + "\n")
     good = subprocess.run(["htpasswd", "-vb", str(path), "registry", "Passw0rd"], capture_output=True, check=False)
     bad = subprocess.run(["htpasswd", "-vb", str(path), "registry", "wrong"], capture_output=True, check=False)
-    assert good.returncode == 0 and bad.returncode != 0
+    assert good.returncode == 0
+    assert bad.returncode != 0
 
 
 def test_docker_config_json() -> None:
@@ -80,11 +80,18 @@ def test_supplied_passwords_verify_and_none_is_generated(run_with: RunProgram) -
         assert lines[user["name"]].startswith("$2b$12$")
         assert bcrypt.checkpw(user["password"].encode(), lines[user["name"]].encode())
     assert run.of_type("random:index/randomPassword:RandomPassword") == []
-    assert run.outputs["username"] == "ci" and run.outputs["password"] == "first-Passw0rd"
+    assert run.outputs["username"] == "ci"
+    assert run.outputs["password"] == "first-Passw0rd"
 
 
 def test_mixed_users_each_get_their_own_salt(run_with: RunProgram) -> None:
-    run = run_with(users=[{"name": "ci", "password": "same-Passw0rd"}, {"name": "ops", "password": "same-Passw0rd"}, {"name": "bot"}])
+    run = run_with(
+        users=[
+            {"name": "ci", "password": "same-Passw0rd"},
+            {"name": "ops", "password": "same-Passw0rd"},
+            {"name": "bot"},
+        ]
+    )
     lines = entries(htpasswd_of(run))
     assert lines["ci"] != lines["ops"]
     assert len(run.of_type("random:index/randomBytes:RandomBytes")) == 3 + 1  # a salt per user, the HTTP secret

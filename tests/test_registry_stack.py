@@ -114,7 +114,9 @@ def test_an_unchanged_stack_rerun_changes_nothing() -> None:
     first = run_program(dev_config(), mocks)
     created_first = len(mocks.created)
     second = run_program(dev_config(), mocks)
-    assert {item.urn: item.inputs for item in first.registrations} == {item.urn: item.inputs for item in second.registrations}
+    assert {item.urn: item.inputs for item in first.registrations} == {
+        item.urn: item.inputs for item in second.registrations
+    }
     assert len(mocks.created) == created_first, "a resource would be replaced on an unchanged re-run"
     assert first.outputs == second.outputs
 

@@ -11,19 +11,21 @@ from cryptography.hazmat.primitives import serialization
 from tests.conftest import RunProgram
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 
-DEV_KINDS = sorted([
-    "ConfigMap",
-    "Deployment",
-    "Ingress",
-    "Namespace",
-    "NetworkPolicy",
-    "PersistentVolumeClaim",
-    "Secret",
-    "Secret",
-    "Secret",
-    "Service",
-    "ServersTransport",
-])
+DEV_KINDS = sorted(
+    [
+        "ConfigMap",
+        "Deployment",
+        "Ingress",
+        "Namespace",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "Secret",
+        "Secret",
+        "Secret",
+        "Service",
+        "ServersTransport",
+    ]
+)
 
 
 def container(run: ProgramRun) -> dict[str, Any]:
@@ -114,7 +116,8 @@ def test_tls_secret_holds_the_server_certificate_key_and_ca(dev_run: ProgramRun)
 def test_htpasswd_is_mounted_as_a_directory_so_updates_reach_the_file(dev_run: ProgramRun) -> None:
     path = environment(dev_run)["REGISTRY_AUTH_HTPASSWD_PATH"]
     mount = mounts(dev_run)[posixpath.dirname(path)]
-    assert "subPath" not in mount and mount["readOnly"] is True
+    assert "subPath" not in mount
+    assert mount["readOnly"] is True
     secret = secret_named(dev_run, volumes(dev_run)[mount["name"]]["secret"]["secretName"])
     assert posixpath.basename(path) in secret["stringData"]
     assert all("subPath" not in item for item in container(dev_run)["volumeMounts"])
@@ -123,7 +126,9 @@ def test_htpasswd_is_mounted_as_a_directory_so_updates_reach_the_file(dev_run: P
 def test_replicas_share_the_http_secret(dev_run: ProgramRun) -> None:
     env = environment(dev_run)
     assert len(env["REGISTRY_HTTP_SECRET"]) >= 32
-    registration = next(item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-http-secret"))
+    registration = next(
+        item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-http-secret")
+    )
     assert contains_secret(registration.inputs["stringData"])
 
 
@@ -172,7 +177,8 @@ def test_ingress_serves_every_hostname_with_our_certificate(dev_run: ProgramRun)
     assert ingress["spec"]["tls"] == [{"hosts": hostnames, "secretName": tls_secret_name}]
     for rule in ingress["spec"]["rules"]:
         (path,) = rule["http"]["paths"]
-        assert path["path"] == "/" and path["pathType"] == "Prefix"
+        assert path["path"] == "/"
+        assert path["pathType"] == "Prefix"
         assert path["backend"]["service"] == {"name": "image-registry", "port": {"number": 5000}}
 
 
@@ -205,12 +211,16 @@ def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram)
     assert annotations["example.com/owner"] == "platform"
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert "ServersTransport" not in {item["kind"] for item in run.manifests()}
-    assert "annotations" not in run.manifest("Service")["metadata"] or not run.manifest("Service")["metadata"]["annotations"]
+    assert (
+        "annotations" not in run.manifest("Service")["metadata"]
+        or not run.manifest("Service")["metadata"]["annotations"]
+    )
 
 
 def test_ingress_can_be_turned_off(run_with: RunProgram) -> None:
     kinds = {item["kind"] for item in run_with(ingress={"enabled": False}).manifests()}
-    assert "Ingress" not in kinds and "ServersTransport" not in kinds
+    assert "Ingress" not in kinds
+    assert "ServersTransport" not in kinds
 
 
 def test_throwaway_storage_only_when_asked(run_with: RunProgram) -> None:
@@ -243,7 +253,10 @@ def test_certificate_and_settings_changes_roll_the_pods_user_changes_do_not() ->
     mocks = FaithfulMocks()
     first = run_program(dev_config(), mocks)
     for registration in first.registrations:
-        if registration.type in ("kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret") and registration.name.endswith(("-tls", "-config")):
+        if registration.type in (
+            "kubernetes:core/v1:ConfigMap",
+            "kubernetes:core/v1:Secret",
+        ) and registration.name.endswith(("-tls", "-config")):
             assert "name" not in registration.inputs["metadata"]
             assert {"data", "stringData"} <= set(registration.replace_on_changes)
 
@@ -252,7 +265,9 @@ def test_certificate_and_settings_changes_roll_the_pods_user_changes_do_not() ->
     users_changed = run_program(config, mocks)
     assert template(users_changed) == template(first)
 
-    config["image-registry:hostnames"] = '["image-registry.8-mega.local", "image-registry.8-mega.io", "registry.8-mega.io"]'
+    config["image-registry:hostnames"] = (
+        '["image-registry.8-mega.local", "image-registry.8-mega.io", "registry.8-mega.io"]'
+    )
     certificate_changed = run_program(config, mocks)
     assert volumes(certificate_changed)["tls"]["secret"]["secretName"] != volumes(first)["tls"]["secret"]["secretName"]
     assert template(certificate_changed) != template(first)

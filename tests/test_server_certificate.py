@@ -34,7 +34,11 @@ def certificates(run: ProgramRun) -> tuple[x509.Certificate, x509.Certificate]:
 
 
 def dns_names(certificate: x509.Certificate) -> set[str]:
-    return set(certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName))
+    return set(
+        certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    )
 
 
 def test_sans_are_the_hostnames_and_every_service_name(dev_run: ProgramRun) -> None:
@@ -62,7 +66,8 @@ def test_openssl_agrees(dev_run: ProgramRun, tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
     result = subprocess.run(
-        ["openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-verify_hostname", "image-registry.kube-infra.svc.cluster.local",
+        ["openssl", "verify", "-x509_strict", "-purpose", "sslserver",
+         "-verify_hostname", "image-registry.kube-infra.svc.cluster.local",
          "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "server.pem")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -75,7 +80,9 @@ def test_usages_and_constraints(dev_run: ProgramRun) -> None:
     constraints = server.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert constraints.ca is False
     usage = server.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.digital_signature and usage.key_encipherment and not usage.key_cert_sign
+    assert usage.digital_signature
+    assert usage.key_encipherment
+    assert not usage.key_cert_sign
     extended = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(extended) == [ExtendedKeyUsageOID.SERVER_AUTH]
 
@@ -109,5 +116,7 @@ def test_extra_names_and_addresses(run_with: RunProgram) -> None:
         "image-registry.infra.svc.cluster.local",
         "registry.lan",
     }
-    addresses = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.IPAddress)
+    addresses = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.IPAddress
+    )
     assert addresses == [ipaddress.ip_address("192.0.2.10")]

@@ -44,7 +44,8 @@ def test_dev_stack_config_is_the_seed_lab() -> None:
     assert settings.hostnames == ("image-registry.8-mega.local", "image-registry.8-mega.io")
     assert settings.replicas == 1
     assert settings.users == (User("registry"),)
-    assert settings.ingress.enabled and settings.ingress.class_name == "traefik"
+    assert settings.ingress.enabled
+    assert settings.ingress.class_name == "traefik"
     assert settings.storage == PvcStorage(size="20Gi", access_mode="ReadWriteOnce")
 
 
@@ -55,7 +56,8 @@ def test_defaults_follow_the_design() -> None:
     assert settings.replicas == 1
     assert settings.users == (User("registry"),)
     assert settings.storage == PvcStorage(size="20Gi", access_mode="ReadWriteOnce", storage_class=None)
-    assert settings.ingress.class_name == "traefik" and settings.ingress.enabled
+    assert settings.ingress.class_name == "traefik"
+    assert settings.ingress.enabled
     assert settings.tls.ca_validity_hours == 87600
     assert settings.tls.server_validity_hours == 8760
     assert settings.tls.early_renewal_hours == 720
@@ -107,7 +109,12 @@ def test_storage_variants() -> None:
 
 def test_tls_and_ingress_objects() -> None:
     settings = parse(
-        tls={"serverValidityHours": 2160, "earlyRenewalHours": 360, "extraDnsNames": ["registry.lan"], "extraIpAddresses": ["10.0.0.5"]},
+        tls={
+            "serverValidityHours": 2160,
+            "earlyRenewalHours": 360,
+            "extraDnsNames": ["registry.lan"],
+            "extraIpAddresses": ["10.0.0.5"],
+        },
         ingress={"className": "nginx", "annotations": {"example.com/team": "platform"}},
     )
     assert settings.tls.server_validity_hours == 2160
@@ -125,37 +132,115 @@ def test_integers_arrive_as_text_from_the_engine() -> None:
 # (raw config, config key in the message, value shown in the message, words of what is allowed)
 BAD_INPUTS = [
     # the design's examples
-    pytest.param({"hostnames": ["registry_example.com"]}, "hostnames[0]", '"registry_example.com"', "DNS name", id="hostname-not-dns"),
-    pytest.param({"hostnames": ["a.example.com", "a.example.com"]}, "hostnames[1]", '"a.example.com"', "each name once", id="hostname-duplicated"),
+    pytest.param(
+        {"hostnames": ["registry_example.com"]},
+        "hostnames[0]",
+        '"registry_example.com"',
+        "DNS name",
+        id="hostname-not-dns",
+    ),
+    pytest.param(
+        {"hostnames": ["a.example.com", "a.example.com"]},
+        "hostnames[1]",
+        '"a.example.com"',
+        "each name once",
+        id="hostname-duplicated",
+    ),
     pytest.param({"replicas": 0}, "replicas", "0", "≥ 1", id="replicas-zero"),
     pytest.param({"replicas": 2}, "replicas", "2", "ReadWriteMany", id="replicas-on-rwo"),
     pytest.param({"storage": {"type": "nfs"}}, "storage.type", '"nfs"', "pvc or emptyDir", id="storage-type-unknown"),
     pytest.param({"users": [{"name": "ci:bot"}]}, "users[0].name", '"ci:bot"', "without ':'", id="user-with-colon"),
     # more
     pytest.param({"hostnames": []}, "hostnames", "[]", "non-empty list", id="hostnames-empty"),
-    pytest.param({"hostnames": "registry.example.com"}, "hostnames", "registry.example.com", "list", id="hostnames-not-a-list"),
-    pytest.param({"hostnames": ["Registry.Example.com"]}, "hostnames[0]", '"Registry.Example.com"', "lowercase", id="hostname-uppercase"),
+    pytest.param(
+        {"hostnames": "registry.example.com"}, "hostnames", "registry.example.com", "list", id="hostnames-not-a-list"
+    ),
+    pytest.param(
+        {"hostnames": ["Registry.Example.com"]},
+        "hostnames[0]",
+        '"Registry.Example.com"',
+        "lowercase",
+        id="hostname-uppercase",
+    ),
     pytest.param({"hostnames": ["10.1.2.3"]}, "hostnames[0]", '"10.1.2.3"', "not an IP address", id="hostname-ip"),
-    pytest.param({"hostnames": ["-bad.example.com"]}, "hostnames[0]", '"-bad.example.com"', "DNS name", id="hostname-leading-dash"),
-    pytest.param({"hostnames": ["a" * 64 + ".example.com"]}, "hostnames[0]", "a" * 64, "1-63 characters", id="hostname-label-too-long"),
+    pytest.param(
+        {"hostnames": ["-bad.example.com"]},
+        "hostnames[0]",
+        '"-bad.example.com"',
+        "DNS name",
+        id="hostname-leading-dash",
+    ),
+    pytest.param(
+        {"hostnames": ["a" * 64 + ".example.com"]},
+        "hostnames[0]",
+        "a" * 64,
+        "1-63 characters",
+        id="hostname-label-too-long",
+    ),
     pytest.param({"replicas": "two"}, "replicas", '"two"', "integer", id="replicas-word"),
     pytest.param({"replicas": "1.5"}, "replicas", '"1.5"', "integer", id="replicas-fraction"),
-    pytest.param({"replicas": 2, "storage": {"type": "emptyDir"}}, "replicas", "2", "emptyDir", id="replicas-on-emptydir"),
+    pytest.param(
+        {"replicas": 2, "storage": {"type": "emptyDir"}}, "replicas", "2", "emptyDir", id="replicas-on-emptydir"
+    ),
     pytest.param({"storage": {"type": "s3"}}, "storage.type", '"s3"', "not supported yet", id="storage-s3-later"),
     pytest.param({"storage": {"size": "20GB"}}, "storage.size", '"20GB"', "quantity", id="storage-size-unit"),
     pytest.param({"storage": {"size": "0Gi"}}, "storage.size", '"0Gi"', "positive", id="storage-size-zero"),
-    pytest.param({"storage": {"accessMode": "ReadOnlyMany"}}, "storage.accessMode", '"ReadOnlyMany"', "ReadWriteOnce", id="storage-access-mode"),
+    pytest.param(
+        {"storage": {"accessMode": "ReadOnlyMany"}},
+        "storage.accessMode",
+        '"ReadOnlyMany"',
+        "ReadWriteOnce",
+        id="storage-access-mode",
+    ),
     pytest.param({"storage": {"sise": "5Gi"}}, "storage.sise", '"5Gi"', "only the keys", id="storage-key-typo"),
-    pytest.param({"storage": {"type": "emptyDir", "size": "5Gi"}}, "storage.size", '"5Gi"', "sizeLimit", id="emptydir-with-size"),
-    pytest.param({"storage": {"storageClass": "Fast_SSD"}}, "storage.storageClass", '"Fast_SSD"', "StorageClass", id="storage-class-name"),
-    pytest.param({"ingress": {"className": "haproxy"}}, "ingress.className", '"haproxy"', "traefik or nginx", id="ingress-class"),
-    pytest.param({"ingress": {"enabled": "yes"}}, "ingress.enabled", '"yes"', "true or false", id="ingress-enabled-text"),
-    pytest.param({"ingress": {"annotations": {"bad key!": "x"}}}, "ingress.annotations.bad key!", '"x"', "annotation", id="ingress-annotation"),
-    pytest.param({"tls": {"earlyRenewalHours": 9000}}, "tls.earlyRenewalHours", "9000", "fewer than", id="tls-renew-after-expiry"),
-    pytest.param({"tls": {"serverValidityHours": 100000}}, "tls.serverValidityHours", "100000", "outlive its CA", id="tls-outlives-ca"),
+    pytest.param(
+        {"storage": {"type": "emptyDir", "size": "5Gi"}}, "storage.size", '"5Gi"', "sizeLimit", id="emptydir-with-size"
+    ),
+    pytest.param(
+        {"storage": {"storageClass": "Fast_SSD"}},
+        "storage.storageClass",
+        '"Fast_SSD"',
+        "StorageClass",
+        id="storage-class-name",
+    ),
+    pytest.param(
+        {"ingress": {"className": "haproxy"}}, "ingress.className", '"haproxy"', "traefik or nginx", id="ingress-class"
+    ),
+    pytest.param(
+        {"ingress": {"enabled": "yes"}}, "ingress.enabled", '"yes"', "true or false", id="ingress-enabled-text"
+    ),
+    pytest.param(
+        {"ingress": {"annotations": {"bad key!": "x"}}},
+        "ingress.annotations.bad key!",
+        '"x"',
+        "annotation",
+        id="ingress-annotation",
+    ),
+    pytest.param(
+        {"tls": {"earlyRenewalHours": 9000}}, "tls.earlyRenewalHours", "9000", "fewer than", id="tls-renew-after-expiry"
+    ),
+    pytest.param(
+        {"tls": {"serverValidityHours": 100000}},
+        "tls.serverValidityHours",
+        "100000",
+        "outlive its CA",
+        id="tls-outlives-ca",
+    ),
     pytest.param({"tls": {"serverValidityHours": 0}}, "tls.serverValidityHours", "0", "≥ 1", id="tls-validity-zero"),
-    pytest.param({"tls": {"extraIpAddresses": ["10.0.0.300"]}}, "tls.extraIpAddresses[0]", '"10.0.0.300"', "IPv4 or IPv6", id="tls-bad-ip"),
-    pytest.param({"tls": {"extraDnsNames": ["image-registry.kube-infra.svc"]}}, "tls.extraDnsNames[0]", '"image-registry.kube-infra.svc"', "already in the certificate", id="tls-extra-duplicates-derived"),
+    pytest.param(
+        {"tls": {"extraIpAddresses": ["10.0.0.300"]}},
+        "tls.extraIpAddresses[0]",
+        '"10.0.0.300"',
+        "IPv4 or IPv6",
+        id="tls-bad-ip",
+    ),
+    pytest.param(
+        {"tls": {"extraDnsNames": ["image-registry.kube-infra.svc"]}},
+        "tls.extraDnsNames[0]",
+        '"image-registry.kube-infra.svc"',
+        "already in the certificate",
+        id="tls-extra-duplicates-derived",
+    ),
     pytest.param({"tls": {"organisation": "x"}}, "tls.organisation", '"x"', "only the keys", id="tls-key-typo"),
     pytest.param({"image": "registry"}, "image", '"registry"', "pinned tag", id="image-untagged"),
     pytest.param({"image": "registry:latest"}, "image", '"registry:latest"', "not :latest", id="image-latest"),
@@ -164,20 +249,31 @@ BAD_INPUTS = [
     pytest.param({"bcryptCost": 16}, "bcryptCost", "16", "every request", id="bcrypt-too-dear"),
     pytest.param({"namespace": "Kube_Infra"}, "namespace", '"Kube_Infra"', "DNS label", id="namespace-invalid"),
     pytest.param({"name": "1registry"}, "name", '"1registry"', "starting with a letter", id="name-starts-with-digit"),
-    pytest.param({"users": [{"name": "a"}, {"name": "a"}]}, "users[1].name", '"a"', "each user name once", id="users-duplicated"),
+    pytest.param(
+        {"users": [{"name": "a"}, {"name": "a"}]}, "users[1].name", '"a"', "each user name once", id="users-duplicated"
+    ),
     pytest.param({"users": [{"name": "a b"}]}, "users[0].name", '"a b"', "white space", id="user-with-space"),
-    pytest.param({"users": [{"name": "ci", "role": "admin"}]}, "users[0].role", "(value hidden)", "only the keys", id="user-unknown-key"),
+    pytest.param(
+        {"users": [{"name": "ci", "role": "admin"}]},
+        "users[0].role",
+        "(value hidden)",
+        "only the keys",
+        id="user-unknown-key",
+    ),
     pytest.param({"hostname": ["x.example.com"]}, "hostname", "", "not a config key", id="unknown-top-level-key"),
 ]
 
 
 @pytest.mark.parametrize(("raw", "key", "shown", "allowed"), BAD_INPUTS)
-def test_bad_input_names_key_value_and_what_is_allowed(raw: dict[str, object], key: str, shown: str, allowed: str) -> None:
+def test_bad_input_names_key_value_and_what_is_allowed(
+    raw: dict[str, object], key: str, shown: str, allowed: str
+) -> None:
     problems = problems_of(**raw)
     matching = [problem for problem in problems if problem.startswith(f"image-registry:{key}:")]
     assert matching, problems
     assert shown in matching[0]
-    assert "allowed:" in matching[0] and allowed in matching[0]
+    assert "allowed:" in matching[0]
+    assert allowed in matching[0]
 
 
 def test_missing_hostnames_says_how_to_set_them() -> None:
@@ -194,7 +290,11 @@ def test_every_problem_is_reported_at_once() -> None:
 
 @pytest.mark.parametrize(
     "password",
-    [pytest.param("x" * 73, id="longer-than-bcrypt"), pytest.param("line\nbreak", id="control-character"), pytest.param("", id="empty")],
+    [
+        pytest.param("x" * 73, id="longer-than-bcrypt"),
+        pytest.param("line\nbreak", id="control-character"),
+        pytest.param("", id="empty"),
+    ],
 )
 def test_bad_password_is_refused_without_showing_it(password: str) -> None:
     with pytest.raises(SettingsError) as caught:

@@ -85,24 +85,16 @@ _RANDOM_PASSWORD_SPECIAL = "!@#$%&*()-_=+[]{}<>:?"
 
 
 def unwrap(value: Any) -> Any:
-    """The value with every Pulumi secret marker removed."""
+    """The value with every Pulumi secret marker removed, and whole numbers as int
+    (protobuf carries every number as a float; Kubernetes wants integers back)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if rpc.is_rpc_secret(value):
         return unwrap(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {key: unwrap(item) for key, item in value.items()}
     if isinstance(value, list):
         return [unwrap(item) for item in value]
-    return value
-
-
-def as_json(value: Any) -> Any:
-    """Protobuf carries every number as a float; Kubernetes wants integers back."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [as_json(item) for item in value]
     return value
 
 
@@ -414,7 +406,7 @@ class ProgramRun:
         result = []
         for item in self.kubernetes():
             _, group_version, kind = item.type.split(":")
-            manifest = {key: as_json(value) for key, value in item.plain_outputs.items() if not key.startswith("__")}
+            manifest = {key: value for key, value in item.plain_outputs.items() if not key.startswith("__")}
             if item.type == "kubernetes:apiextensions.k8s.io:CustomResource":
                 result.append(manifest)
                 continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -93,15 +93,16 @@ class RegistryWorkload(pulumi.ComponentResource):
         )
         ns = namespace.metadata.name
 
-        def metadata(suffix: str | None = None, **extra: object) -> k8s.meta.v1.ObjectMetaArgs:
+        def metadata(
+            suffix: str | None = None, annotations: Mapping[str, pulumi.Input[str]] | None = None
+        ) -> k8s.meta.v1.ObjectMetaArgs:
             """Fixed name when a suffix is given; otherwise Pulumi auto-names from the resource name."""
             object_name = None if suffix is None else (args.name if suffix == "" else f"{args.name}-{suffix}")
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels, **extra)  # type: ignore[arg-type]
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels, annotations=annotations)
 
         # Auto-named and replaced on change: a new certificate or new settings
         # get a new object name, which changes the pod template and rolls the
         # pods (the registry loads both only when it starts).
-        rolling = pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"])
         tls_secret = k8s.core.v1.Secret(
             f"{args.name}-tls",
             metadata=metadata(),
@@ -109,13 +110,13 @@ class RegistryWorkload(pulumi.ComponentResource):
             string_data=pulumi.Output.all(
                 args.tls_cert_pem, pulumi.Output.secret(args.tls_private_key_pem), args.ca_cert_pem
             ).apply(lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}),
-            opts=rolling,
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
         )
         config_map = k8s.core.v1.ConfigMap(
             f"{args.name}-config",
             metadata=metadata(),
             data={key: value.format(name=args.name) for _, key, value in REGISTRY_ENVIRONMENT},
-            opts=rolling,
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data"]),
         )
         # Fixed name: a change replaces the Secret under the same name, so the pod
         # template stays as it is; the kubelet refreshes the mounted file and the
@@ -161,9 +162,24 @@ class RegistryWorkload(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        traefik = args.ingress.enabled and args.ingress.class_name == "traefik"
+        if traefik:
+            # Traefik re-encrypts to the pod and verifies it against our CA.
+            k8s.apiextensions.CustomResource(
+                f"{args.name}-servers-transport",
+                api_version="traefik.io/v1alpha1",
+                kind="ServersTransport",
+                metadata=metadata(""),
+                spec={
+                    "serverName": f"{args.name}.{args.namespace}.svc",
+                    # Traefik v2.10+ and v3 both read rootCAsSecrets (v3 also has rootCAs).
+                    "rootCAsSecrets": [tls_secret.metadata.name],
+                },
+                opts=child,
+            )
         service = k8s.core.v1.Service(
             f"{args.name}-service",
-            metadata=metadata("", annotations=self._service_annotations(args, metadata, tls_secret)),
+            metadata=metadata("", annotations=_traefik_service_annotations(args) if traefik else None),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=selector_for(args.name),
@@ -251,28 +267,13 @@ class RegistryWorkload(pulumi.ComponentResource):
             persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name),
         )
 
-    def _service_annotations(
-        self, args: RegistryWorkloadArgs, metadata: _Metadata, tls_secret: k8s.core.v1.Secret
-    ) -> dict[str, pulumi.Input[str]]:
-        if not (args.ingress.enabled and args.ingress.class_name == "traefik"):
-            return {}
-        # Traefik re-encrypts to the pod and verifies it against our CA.
-        k8s.apiextensions.CustomResource(
-            f"{args.name}-servers-transport",
-            api_version="traefik.io/v1alpha1",
-            kind="ServersTransport",
-            metadata=metadata(""),
-            spec={
-                "serverName": f"{args.name}.{args.namespace}.svc",
-                # Traefik v2.10+ and v3 both read rootCAsSecrets (v3 also has rootCAs).
-                "rootCAsSecrets": [tls_secret.metadata.name],
-            },
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return {
-            "traefik.ingress.kubernetes.io/service.serversscheme": "https",
-            "traefik.ingress.kubernetes.io/service.serverstransport": f"{args.namespace}-{args.name}@kubernetescrd",
-        }
+
+def _traefik_service_annotations(args: RegistryWorkloadArgs) -> dict[str, pulumi.Input[str]]:
+    """Send Traefik to the pod over HTTPS through the ServersTransport of the same name."""
+    return {
+        "traefik.ingress.kubernetes.io/service.serversscheme": "https",
+        "traefik.ingress.kubernetes.io/service.serverstransport": f"{args.namespace}-{args.name}@kubernetescrd",
+    }
 
 
 def _ingress_annotations(args: RegistryWorkloadArgs, tls_secret: k8s.core.v1.Secret) -> dict[str, pulumi.Input[str]]:

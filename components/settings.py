@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,7 +255,7 @@ def _parse_hostnames(raw: str | None, problems: _Problems) -> tuple[str, ...]:
     return _dns_names(_decode(raw, "hostnames", problems, "a list of DNS names"), "hostnames", problems, required=True)
 
 
-def _parse_users(raw: str | None, problems: _Problems) -> tuple[User, ...]:
+def _parse_users(raw: str | None, problems: _Problems, *, is_secret: bool) -> tuple[User, ...]:
     if raw is None:
         return (User(DEFAULT_USER),)
     value = _decode(raw, "users", problems, "a list of {name, password} objects")
@@ -280,6 +280,12 @@ def _parse_users(raw: str | None, problems: _Problems) -> tuple[User, ...]:
             problems.add(f"{path}.name", name, "each user name once")
             continue
         if password is not None and not _password_ok(password, f"{path}.password", problems):
+            continue
+        if password is not None and not is_secret:
+            problems.items.append(
+                f"{_key(path)}.password: (value hidden) is stored in plain text; allowed: a secret, "
+                f"set with `pulumi config set --secret --path '{path}.password' …`"
+            )
             continue
         users.append(User(name, password))
     return tuple(users)
@@ -470,10 +476,11 @@ def _parse_image(raw: str | None, problems: _Problems) -> str:
     return image
 
 
-def parse_settings(raw: Mapping[str, str | None]) -> Settings:
+def parse_settings(raw: Mapping[str, str | None], secret_keys: Collection[str] = ()) -> Settings:
     """Turn raw stack config (key without namespace -> text) into Settings.
 
-    Raises SettingsError listing every problem found.
+    `secret_keys` names the keys Pulumi holds encrypted (as in `raw`, without
+    namespace). Raises SettingsError listing every problem found.
     """
     problems = _Problems()
     for unknown in sorted(set(raw) - set(KEYS)):
@@ -494,7 +501,7 @@ def parse_settings(raw: Mapping[str, str | None]) -> Settings:
     if replicas is not None and replicas < 1:
         problems.add("replicas", replicas, "an integer ≥ 1")
         replicas = None
-    users = _parse_users(raw.get("users"), problems)
+    users = _parse_users(raw.get("users"), problems, is_secret="users" in secret_keys)
     storage = _parse_storage(raw.get("storage"), problems)
     if storage is not None and replicas is not None and replicas > 1 and storage.single_pod:
         what = (
@@ -531,7 +538,7 @@ def parse_settings(raw: Mapping[str, str | None]) -> Settings:
     )
 
 
-def project_config(all_config: Mapping[str, Any]) -> dict[str, str | None]:
-    """Pick this project's keys out of the engine's whole config map (`project:key` -> text)."""
+def project_config(all_config: Mapping[str, Any]) -> dict[str, Any]:
+    """This project's entries of the engine's config map, without the `image-registry:` prefix."""
     prefix = f"{PROJECT}:"
-    return {key[len(prefix) :]: value for key, value in all_config.items() if key.startswith(prefix)}
+    return {key.removeprefix(prefix): value for key, value in all_config.items() if key.startswith(prefix)}

@@ -34,7 +34,9 @@ def dev_run(dev_mocks: FaithfulMocks) -> ProgramRun:
 def run_with() -> RunProgram:
     """Run the program on the dev config with some keys replaced (objects given as Python values)."""
 
-    def run(mocks: FaithfulMocks | None = None, **overrides: object) -> ProgramRun:
+    def run(
+        mocks: FaithfulMocks | None = None, secret_keys: list[str] | None = None, **overrides: object
+    ) -> ProgramRun:
         config = dev_config()
         for key, value in overrides.items():
             full_key = f"image-registry:{key}"
@@ -42,6 +44,6 @@ def run_with() -> RunProgram:
                 config.pop(full_key, None)
             else:
                 config[full_key] = value if isinstance(value, str) else json.dumps(value)
-        return run_program(config, mocks)
+        return run_program(config, mocks, secret_keys=secret_keys)
 
     return run

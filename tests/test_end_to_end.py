@@ -206,7 +206,7 @@ def test_tls_older_than_1_2_is_refused(registry: Registry) -> None:
 def test_a_new_user_works_without_a_restart(registry: Registry) -> None:
     config = dev_config()
     config["image-registry:users"] = json.dumps([{"name": "registry"}, {"name": "ci", "password": "ci-Passw0rd-2026"}])
-    updated = run_program(config, registry.mocks)
+    updated = run_program(config, registry.mocks, secret_keys=["image-registry:users"])
     assert updated.outputs["password"] == registry.password
     registry_process = registry.sandbox.registry
     registry.layout.update_secret(updated, "htpasswd")

@@ -73,7 +73,7 @@ def test_generated_password_verifies(dev_run: ProgramRun) -> None:
 
 def test_supplied_passwords_verify_and_none_is_generated(run_with: RunProgram) -> None:
     users = [{"name": "ci", "password": "first-Passw0rd"}, {"name": "robot", "password": "second-Passw0rd"}]
-    run = run_with(users=users, bcryptCost=12)
+    run = run_with(users=users, bcryptCost=12, secret_keys=["image-registry:users"])
     lines = entries(htpasswd_of(run))
     assert list(lines) == ["ci", "robot"]
     for user in users:
@@ -86,11 +86,12 @@ def test_supplied_passwords_verify_and_none_is_generated(run_with: RunProgram) -
 
 def test_mixed_users_each_get_their_own_salt(run_with: RunProgram) -> None:
     run = run_with(
+        secret_keys=["image-registry:users"],
         users=[
             {"name": "ci", "password": "same-Passw0rd"},
             {"name": "ops", "password": "same-Passw0rd"},
             {"name": "bot"},
-        ]
+        ],
     )
     lines = entries(htpasswd_of(run))
     assert lines["ci"] != lines["ops"]

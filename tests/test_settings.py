@@ -26,10 +26,11 @@ HOSTS = json.dumps(["registry.example.com"])
 
 
 def parse(**raw: object) -> Settings:
+    """Settings from raw config; `users` is a secret key, as `pulumi config set --secret --path` makes it."""
     values = {"hostnames": HOSTS}
     for key, value in raw.items():
         values[key] = value if isinstance(value, str) else json.dumps(value)
-    return parse_settings(values)
+    return parse_settings(values, secret_keys={"users"})
 
 
 def problems_of(**raw: object) -> list[str]:
@@ -306,6 +307,15 @@ def test_bad_password_is_refused_without_showing_it(password: str) -> None:
         assert password not in message
 
 
+def test_a_password_in_plain_text_config_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"hostnames": HOSTS, "users": json.dumps([{"name": "ci", "password": "plain-Passw0rd"}])})
+    message = str(caught.value)
+    assert "image-registry:users[0].password: (value hidden) is stored in plain text" in message
+    assert "pulumi config set --secret --path 'users[0].password'" in message
+    assert "plain-Passw0rd" not in message
+
+
 def test_program_registers_nothing_when_settings_are_bad() -> None:
     config = dev_config()
     config["image-registry:replicas"] = "0"
@@ -315,3 +325,13 @@ def test_program_registers_nothing_when_settings_are_bad() -> None:
         run_program(config, mocks, monitor=monitor)
     assert monitor.registrations == {}
     assert mocks.created == []
+
+
+def test_program_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Python language host hands config to the program in PULUMI_CONFIG (JSON).
+    config = dev_config()
+    config["image-registry:namespace"] = "registry-system"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    run = run_program({})
+    assert run.outputs["namespace"] == "registry-system"
+    assert run.outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]

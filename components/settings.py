@@ -167,23 +167,28 @@ class _Problems:
         self.items.append(f"{_key(path)}: {shown} is not allowed; allowed: {allowed}")
 
 
-def _decode(raw: str | None, path: str, problems: _Problems, expected: str) -> Any:
-    """Config objects and lists reach the program as JSON text; scalars as plain text."""
-    if raw is None:
-        return None
+# What _decode returns for text that is not JSON, once it has said so.
+_NOT_JSON = object()
+
+
+def _decode(raw: str, path: str, problems: _Problems, expected: str, *, show_value: bool = True) -> Any:
+    """Config objects and lists reach the program as JSON text."""
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
-        if expected in ("string",):
-            return raw
-        problems.add(path, raw, f"{expected} (set it in Pulumi.<stack>.yaml or with `pulumi config set --path`)")
-        return None
+        hint = f"{expected} (set it in Pulumi.<stack>.yaml or with `pulumi config set --path`)"
+        problems.add(path, raw, hint, show_value=show_value)
+        return _NOT_JSON
 
 
-def _string(raw: str | None, path: str, problems: _Problems) -> str | None:
+def _string(raw: str | None) -> str | None:
+    """Scalars reach the program as plain text (a quoted JSON string is accepted too)."""
     if raw is None:
         return None
-    value = _decode(raw, path, problems, "string")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
     return value if isinstance(value, str) else raw
 
 
@@ -198,6 +203,8 @@ def _integer(raw: str | None, path: str, problems: _Problems, allowed: str) -> i
 
 
 def _check_object(value: Any, path: str, known: tuple[str, ...], problems: _Problems) -> dict[str, Any] | None:
+    if value is _NOT_JSON:
+        return None
     if not isinstance(value, dict):
         problems.add(path, value, f"an object with keys {', '.join(known)}")
         return None
@@ -230,6 +237,8 @@ def _dns_name_problem(name: Any) -> str | None:
 
 
 def _dns_names(value: Any, path: str, problems: _Problems, *, required: bool) -> tuple[str, ...]:
+    if value is _NOT_JSON:
+        return ()
     if not isinstance(value, list) or (required and not value):
         problems.add(path, value, "a non-empty list of DNS names" if required else "a list of DNS names")
         return ()
@@ -258,9 +267,11 @@ def _parse_hostnames(raw: str | None, problems: _Problems) -> tuple[str, ...]:
 def _parse_users(raw: str | None, problems: _Problems, *, is_secret: bool) -> tuple[User, ...]:
     if raw is None:
         return (User(DEFAULT_USER),)
-    value = _decode(raw, "users", problems, "a list of {name, password} objects")
+    # Never echo this key's values: they may hold passwords.
+    value = _decode(raw, "users", problems, "a list of {name, password} objects", show_value=False)
+    if value is _NOT_JSON:
+        return ()
     if not isinstance(value, list) or not value:
-        # Never echo this key's value: it may hold passwords.
         problems.add("users", None, "a non-empty list of {name, password} objects", show_value=False)
         return ()
     users: list[User] = []
@@ -461,7 +472,7 @@ def _parse_tls(
 
 
 def _parse_image(raw: str | None, problems: _Problems) -> str:
-    image = _string(raw, "image", problems)
+    image = _string(raw)
     if image is None:
         return DEFAULT_IMAGE
     match = _IMAGE_RE.match(image)
@@ -486,12 +497,12 @@ def parse_settings(raw: Mapping[str, str | None], secret_keys: Collection[str] =
     for unknown in sorted(set(raw) - set(KEYS)):
         problems.items.append(f"{_key(unknown)}: is not a config key of this program; allowed: {', '.join(KEYS)}")
 
-    namespace = _string(raw.get("namespace"), "namespace", problems) or DEFAULT_NAMESPACE
+    namespace = _string(raw.get("namespace")) or DEFAULT_NAMESPACE
     if not _DNS_LABEL_RE.match(namespace):
         problems.add(
             "namespace", namespace, "a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'"
         )
-    name = _string(raw.get("name"), "name", problems) or DEFAULT_NAME
+    name = _string(raw.get("name")) or DEFAULT_NAME
     if not _RFC1035_LABEL_RE.match(name) or len(name) > 52:
         # 52 leaves room for the suffixes Kubernetes adds to Deployment pods.
         problems.add("name", name, "a DNS label of at most 52 characters: a-z, 0-9 and '-', starting with a letter")

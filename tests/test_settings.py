@@ -261,6 +261,9 @@ BAD_INPUTS = [
         "only the keys",
         id="user-unknown-key",
     ),
+    pytest.param({"storage": "fast"}, "storage", '"fast"', "an object", id="storage-not-json"),
+    pytest.param({"storage": None}, "storage", "null", "an object", id="storage-null"),
+    pytest.param({"users": "registry:Passw0rd"}, "users", "(value hidden)", "list of", id="users-not-json"),
     pytest.param({"hostname": ["x.example.com"]}, "hostname", "", "not a config key", id="unknown-top-level-key"),
 ]
 
@@ -282,6 +285,12 @@ def test_missing_hostnames_says_how_to_set_them() -> None:
         parse_settings({})
     assert "image-registry:hostnames: is required" in str(caught.value)
     assert "pulumi config set --path 'hostnames[0]'" in str(caught.value)
+
+
+def test_text_that_is_not_json_is_one_problem_and_never_echoes_users() -> None:
+    assert len(problems_of(storage="fast")) == 1
+    (problem,) = problems_of(users="registry:Passw0rd")
+    assert "Passw0rd" not in problem
 
 
 def test_every_problem_is_reported_at_once() -> None:

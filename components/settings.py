@@ -145,7 +145,8 @@ class Settings:
 
     @property
     def certificate_dns_names(self) -> tuple[str, ...]:
-        return (*self.hostnames, *self.service_dns_names, *self.tls.extra_dns_names)
+        """Every external hostname, every Service name and the extras, each once."""
+        return tuple(dict.fromkeys((*self.hostnames, *self.service_dns_names, *self.tls.extra_dns_names)))
 
     @property
     def internal_host(self) -> str:
@@ -478,7 +479,7 @@ def _parse_image(raw: str | None, problems: _Problems) -> str:
     match = _IMAGE_RE.match(image)
     if not match:
         problems.add(
-            "image", image, "an image reference such as registry:3.0.0 or mirror.example.com/library/registry@sha256:…"
+            "image", image, "an image reference such as registry:3.1.1 or mirror.example.com/library/registry@sha256:…"
         )
     elif not match.group("tag") and not match.group("digest"):
         problems.add("image", image, "a pinned tag or digest (no tag means :latest, which changes under you)")
@@ -503,9 +504,9 @@ def parse_settings(raw: Mapping[str, str | None], secret_keys: Collection[str] =
             "namespace", namespace, "a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'"
         )
     name = _string(raw.get("name")) or DEFAULT_NAME
-    if not _RFC1035_LABEL_RE.match(name) or len(name) > 52:
-        # 52 leaves room for the suffixes Kubernetes adds to Deployment pods.
-        problems.add("name", name, "a DNS label of at most 52 characters: a-z, 0-9 and '-', starting with a letter")
+    if not _RFC1035_LABEL_RE.match(name):
+        # The Service is named after it, and Service names are RFC 1035 labels.
+        problems.add("name", name, "a DNS label of at most 63 characters: a-z, 0-9 and '-', starting with a letter")
 
     hostnames = _parse_hostnames(raw.get("hostnames"), problems)
     replicas = _integer(raw.get("replicas"), "replicas", problems, "an integer ≥ 1")

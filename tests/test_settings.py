@@ -94,6 +94,17 @@ def test_derived_names() -> None:
     assert settings.certificate_dns_names == ("registry.example.com", *settings.service_dns_names)
 
 
+def test_a_hostname_that_is_also_a_service_name_is_in_the_certificate_once() -> None:
+    settings = parse(hostnames=["image-registry.kube-infra.svc", "registry.example.com"])
+    assert settings.certificate_dns_names == (
+        "image-registry.kube-infra.svc",
+        "registry.example.com",
+        "image-registry",
+        "image-registry.kube-infra",
+        "image-registry.kube-infra.svc.cluster.local",
+    )
+
+
 def test_users_with_and_without_passwords() -> None:
     settings = parse(users=[{"name": "ci", "password": "s3cret-Passw0rd"}, {"name": "robot"}])
     assert settings.users == (User("ci", "s3cret-Passw0rd"), User("robot", None))

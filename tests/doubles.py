@@ -4,8 +4,9 @@
 real keys and sign real certificates (with `cryptography`), the random
 resources draw real randomness, and Kubernetes objects get the provider's
 auto-naming (`<name>-<8 hex>`). It also keeps state between runs the way
-Pulumi does: a resource whose inputs did not change keeps its outputs, one
-whose inputs changed is created anew.
+Pulumi does: a resource whose inputs did not change keeps its outputs; one
+whose inputs changed gets new ones (a new key, a new certificate, a new
+auto-name), as a replacement would.
 
 `run_program` runs `__main__.py` under these mocks and records everything the
 program registered, with the secret markers and resource options the engine

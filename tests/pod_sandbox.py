@@ -74,7 +74,7 @@ class PodLayout:
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         security = pod["securityContext"]
-        objects = {(item["kind"], item["metadata"]["name"]): item for item in run.manifests()}
+        objects = _objects_by_name(run)
         layout = cls(
             workspace=str(workspace),
             env=_environment(container, objects),
@@ -117,16 +117,14 @@ class PodLayout:
         raise AssertionError(f"volume type not laid out by the sandbox: {volume}")
 
     def update_secret(self, run: ProgramRun, volume_name: str) -> None:
-        """What the kubelet does when a mounted Secret changes: an atomic swap of ..data."""
+        """What the kubelet does when a mounted Secret changes: rewrite it, swapping ..data atomically."""
         pod = run.manifest("Deployment")["spec"]["template"]["spec"]
-        source = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)["secret"]
-        secret = next(
-            item
-            for item in run.manifests()
-            if item["kind"] == "Secret" and item["metadata"]["name"] == source["secretName"]
-        )
-        path = Path(self.workspace) / "volumes" / volume_name
-        write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
+        volume = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)
+        self.lay_out_volume(volume, _objects_by_name(run))
+
+
+def _objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
+    return {(item["kind"], item["metadata"]["name"]): item for item in run.manifests()}
 
 
 def _environment(container: dict[str, Any], objects: dict[tuple[str, str], Any]) -> dict[str, str]:
@@ -302,12 +300,11 @@ class Sandbox:
         """A workspace path as commands inside the sandbox see it."""
         return f"{INSIDE}/{path.relative_to(self.workspace)}"
 
-    def run(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """A client command inside the pod's namespaces, with a clean environment."""
-        client_env = {"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"}
         return subprocess.run(
             [*self._enter(), *argv],
-            env={**client_env, **(env or {})},
+            env={"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"},
             capture_output=True,
             text=True,
             timeout=120,

@@ -74,10 +74,10 @@ class PodLayout:
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         security = pod["securityContext"]
-        objects = _objects_by_name(run)
+        objects = objects_by_name(run)
         layout = cls(
             workspace=str(workspace),
-            env=_environment(container, objects),
+            env=container_environment(container, objects),
             mounts=[],
             run_as_user=security["runAsUser"],
             run_as_group=security["runAsGroup"],
@@ -120,14 +120,15 @@ class PodLayout:
         """What the kubelet does when a mounted Secret changes: rewrite it, swapping ..data atomically."""
         pod = run.manifest("Deployment")["spec"]["template"]["spec"]
         volume = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)
-        self.lay_out_volume(volume, _objects_by_name(run))
+        self.lay_out_volume(volume, objects_by_name(run))
 
 
-def _objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
+def objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
     return {(item["kind"], item["metadata"]["name"]): item for item in run.manifests()}
 
 
-def _environment(container: dict[str, Any], objects: dict[tuple[str, str], Any]) -> dict[str, str]:
+def container_environment(container: dict[str, Any], objects: dict[tuple[str, str], Any]) -> dict[str, str]:
+    """The container's environment, resolved the way the kubelet resolves it (a missing reference raises)."""
     env = {}
     for variable in container.get("env", []):
         if "value" in variable:

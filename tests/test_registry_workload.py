@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import RunProgram
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from tests.pod_sandbox import container_environment, objects_by_name
 
 DEV_KINDS = sorted(
     [
@@ -36,19 +37,7 @@ def container(run: ProgramRun) -> dict[str, Any]:
 
 
 def environment(run: ProgramRun) -> dict[str, str]:
-    """The container's environment, resolved the way the kubelet resolves it."""
-    config_map = run.manifest("ConfigMap")
-    secrets = {item["metadata"]["name"]: item for item in run.manifests() if item["kind"] == "Secret"}
-    values = {}
-    for variable in container(run)["env"]:
-        source = variable["valueFrom"]
-        if "configMapKeyRef" in source:
-            assert source["configMapKeyRef"]["name"] == config_map["metadata"]["name"]
-            values[variable["name"]] = config_map["data"][source["configMapKeyRef"]["key"]]
-        else:
-            reference = source["secretKeyRef"]
-            values[variable["name"]] = secrets[reference["name"]]["stringData"][reference["key"]]
-    return values
+    return container_environment(container(run), objects_by_name(run))
 
 
 def volumes(run: ProgramRun) -> dict[str, dict[str, Any]]:
@@ -85,6 +74,10 @@ def test_deployment_replicas_and_recreate_on_a_single_node_volume(dev_run: Progr
 def test_settings_come_from_the_config_map_as_in_the_seed(dev_run: ProgramRun) -> None:
     env = environment(dev_run)
     from_config_map = {item["name"] for item in container(dev_run)["env"] if "configMapKeyRef" in item["valueFrom"]}
+    config_map_name = dev_run.manifest("ConfigMap")["metadata"]["name"]
+    for item in container(dev_run)["env"]:
+        if "configMapKeyRef" in item["valueFrom"]:
+            assert item["valueFrom"]["configMapKeyRef"]["name"] == config_map_name
     assert {
         "REGISTRY_HTTP_ADDR",
         "REGISTRY_AUTH",

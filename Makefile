@@ -5,18 +5,29 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 STACK ?= dev
-# Pulumi's local file backend (what `pulumi login --local` uses) unless you chose another.
-export PULUMI_BACKEND_URL ?= file://$(HOME)
-# What the end-to-end tests run: the real registry, a real client, a real image.
-DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux
+# What the end-to-end tests run: the real registry, a real client, a real image, a real ingress hop.
+DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx
 KUBECONFIG_FILE := $(firstword $(subst :, ,$(KUBECONFIG)) $(HOME)/.kube/config)
+SCHEMA := components/settings/stack-config.schema.json
 
-.PHONY: help up preview destroy test lint debian-packages pulumi-ready
+# The backend you chose wins: PULUMI_BACKEND_URL, then Pulumi.yaml's backend.url, then
+# `pulumi login` (credentials.json's "current"; an encrypted file counts as chosen).
+# Only when there is none does `make up` use Pulumi's local file backend, as `pulumi login --local`.
+PULUMI_CREDENTIALS := $(or $(PULUMI_CREDENTIALS_PATH),$(PULUMI_HOME),$(HOME)/.pulumi)/credentials.json
+CHOSEN_BACKEND := $(strip $(PULUMI_BACKEND_URL)$(shell grep -sE '^backend:' Pulumi.yaml)$(shell \
+  $(PYTHON) -c 'import json,sys; print(json.load(open(sys.argv[1])).get("current") or "")' \
+  '$(PULUMI_CREDENTIALS)' 2>/dev/null || test ! -e '$(PULUMI_CREDENTIALS)' || echo encrypted))
+ifeq ($(CHOSEN_BACKEND),)
+export PULUMI_BACKEND_URL := file://$(HOME)
+endif
+
+.PHONY: help up preview test lint schema debian-packages pulumi-cli pulumi-ready
 
 help:
 	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
 	@echo "make preview  the same, but pulumi preview --diff (what a pull request shows)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
+	@echo "make schema   regenerate the stack-config JSON Schema from the settings models"
 	@echo "STACK=prod make up   works on another stack"
 
 $(VENV)/.runtime: requirements.txt
@@ -34,8 +45,11 @@ $(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r tests/requirements-checkov.txt
 	touch $@
 
-pulumi-ready: $(VENV)/.runtime
+# Said at once, before the virtualenv is built.
+pulumi-cli:
 	@command -v pulumi >/dev/null || { echo "make: the Pulumi CLI is missing: install it (https://www.pulumi.com/docs/iac/download-install/) and run make again" >&2; exit 1; }
+
+pulumi-ready: pulumi-cli $(VENV)/.runtime
 	@if command -v kubectl >/dev/null; then kubectl config current-context >/dev/null 2>&1; \
 	 else grep -qE '^current-context: *"?[^" ]+' "$(KUBECONFIG_FILE)" 2>/dev/null; fi \
 	 || { echo "make: no Kubernetes context: point KUBECONFIG at your cluster's kubeconfig (or kubectl config use-context NAME) and run make again" >&2; exit 1; }
@@ -60,6 +74,11 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/check-jsonschema --schemafile $(SCHEMA) Pulumi.*.yaml
+
+# Regenerate the stack-config JSON Schema from the settings models (a test fails when it is stale).
+schema: $(VENV)/.runtime
+	$(VENV)/bin/python -m components.settings.schema
 
 test: $(VENV)/.dev $(CHECKOV_VENV)/.installed debian-packages lint
 	$(VENV)/bin/python -m pytest

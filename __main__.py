@@ -3,7 +3,7 @@
 import pulumi
 
 from components.registry_stack import RegistryStack, RegistryStackArgs
-from components.stack_config import load_settings
+from components.settings.source import load_settings
 
 settings = load_settings()
 registry = RegistryStack("image-registry", RegistryStackArgs(settings=settings))

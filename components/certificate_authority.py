@@ -23,7 +23,9 @@ class CertificateAuthority(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CertificateAuthorityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:CertificateAuthority", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Every node and client trusts this CA: a change that would replace it
+        # (subject, lifetime, key) must fail at preview, never rotate it silently.
+        child = pulumi.ResourceOptions(parent=self, protect=True)
         private_key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=4096, opts=child)
         certificate = tls.SelfSignedCert(
             f"{name}-cert",

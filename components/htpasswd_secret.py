@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +25,6 @@ def htpasswd_line(user: str, password: str, salt: bytes, cost: int) -> str:
     encoded = base64.b64encode(salt).decode().rstrip("=").translate(str.maketrans(_STANDARD_BASE64, _BCRYPT_BASE64))
     hashed = bcrypt.hashpw(password.encode(), f"$2b${cost:02d}${encoded}".encode())
     return f"{user}:{hashed.decode()}"
-
-
-def docker_config_json(hosts: list[str], username: str, password: str) -> str:
-    """A `.dockerconfigjson` document with the same credentials for every host."""
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    entry = {"username": username, "password": password, "auth": auth}
-    return json.dumps({"auths": dict.fromkeys(hosts, entry)}, indent=2, sort_keys=True)
 
 
 def _entry(user: str, cost: int) -> Callable[[list[Any]], str]:

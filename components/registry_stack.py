@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 
 import pulumi
 
 from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
-from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs, docker_config_json
-from components.registry_workload import RegistryWorkload, RegistryWorkloadArgs
+from components.exposure import RegistryExposure, RegistryExposureArgs
+from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
 from components.settings import Settings
+from components.workload import RegistryWorkload, RegistryWorkloadArgs
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,15 @@ class RegistryStackArgs:
     settings: Settings
 
 
+def docker_config_json(hosts: list[str], username: str, password: str) -> str:
+    """A `.dockerconfigjson` document with the same credentials for every host."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    entry = {"username": username, "password": password, "auth": auth}
+    return json.dumps({"auths": dict.fromkeys(hosts, entry)}, indent=2, sort_keys=True)
+
+
 class RegistryStack(pulumi.ComponentResource):
-    """CA, server certificate, htpasswd users and the workload, wired together."""
+    """CA, server certificate, htpasswd users, the workload and its exposure, wired together."""
 
     registry_host: str
     hostnames: list[str]
@@ -65,16 +75,29 @@ class RegistryStack(pulumi.ComponentResource):
             f"{name}-workload",
             RegistryWorkloadArgs(
                 namespace=settings.namespace,
+                create_namespace=settings.create_namespace,
                 name=settings.name,
                 image=settings.image,
                 replicas=settings.replicas,
-                hostnames=settings.hostnames,
                 storage=settings.storage,
-                ingress=settings.ingress,
                 tls_cert_pem=server_certificate.cert_pem,
                 tls_private_key_pem=server_certificate.private_key_pem,
                 ca_cert_pem=authority.cert_pem,
                 htpasswd=users.htpasswd,
+            ),
+            opts=child,
+        )
+        exposure = RegistryExposure(
+            f"{name}-exposure",
+            RegistryExposureArgs(
+                namespace=workload.namespace,
+                namespace_name=settings.namespace,
+                name=settings.name,
+                hostnames=settings.hostnames,
+                ingress=settings.ingress,
+                tls_secret_name=workload.tls_secret_name,
+                ca_cert_pem=authority.cert_pem,
+                previous_parent=workload,
             ),
             opts=child,
         )
@@ -83,8 +106,9 @@ class RegistryStack(pulumi.ComponentResource):
         self.hostnames = list(settings.hostnames)
         self.internal_host = settings.internal_host
         self.namespace = workload.namespace
-        self.service_name = workload.service_name
+        self.service_name = exposure.service_name
         self.ca_cert_pem = authority.cert_pem
+        # htpasswd gives every user the same rights; the outputs carry the first user's.
         self.username = settings.users[0].name
         self.password = pulumi.Output.secret(users.passwords[self.username])
         self.docker_config_json = pulumi.Output.secret(
@@ -95,7 +119,7 @@ class RegistryStack(pulumi.ComponentResource):
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, object]:
-        """The stack-output contract of ../shared/design.md, by name."""
+        """The stack-output contract (design: "Stack outputs"), by name."""
         return {
             "registryHost": self.registry_host,
             "hostnames": self.hostnames,

@@ -346,6 +346,9 @@ class Registration:
     protect: bool
     delete_before_replace: bool
     replace_on_changes: tuple[str, ...]
+    retain_on_delete: bool
+    # The URNs this resource answers to besides its own (its earlier places in the tree).
+    aliases: tuple[str, ...]
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -379,8 +382,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=request.protect,
                 delete_before_replace=request.deleteBeforeReplace,
                 replace_on_changes=tuple(request.replaceOnChanges),
+                retain_on_delete=request.retainOnDelete,
+                aliases=tuple(request.aliasURNs) + tuple(_alias_urn(request, alias) for alias in request.aliases),
             )
         return response
+
+
+def _alias_urn(request: Any, alias: Any) -> str:
+    """The URN an alias stands for, as the engine computes it from a spec (an empty parent is the same parent)."""
+    if alias.WhichOneof("alias") == "urn":
+        return str(alias.urn)
+    spec = alias.spec
+    stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
+    kind, name = spec.type or request.type, spec.name or request.name
+    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+    qualified = f"{parent.split('::')[2]}${kind}" if parent else kind
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 @dataclass
@@ -438,12 +455,18 @@ def run_program(
     preview: bool = False,
     secret_keys: list[str] | None = None,
     monitor: RecordingMonitor | None = None,
+    root_directory: Path = PROJECT_DIR,
 ) -> ProgramRun:
-    """Run `__main__.py` once under the mocks, as `pulumi up` would, and wait for it."""
+    """Run `__main__.py` once under the mocks, as `pulumi up` would, and wait for it.
+
+    `root_directory` is where the CLI says Pulumi.yaml (and the stack files) are.
+    """
     mocks = mocks if mocks is not None else FaithfulMocks()
     monitor = monitor if monitor is not None else RecordingMonitor(mocks)
     ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project="image-registry", stack=stack, preview=preview, monitor=monitor)
+    # The mock settings leave it unset; the CLI always passes it (--root_directory).
+    pulumi.runtime.settings.SETTINGS.root_directory = str(root_directory)
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
 
     def program() -> None:

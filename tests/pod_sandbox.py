@@ -16,36 +16,32 @@ with `nsenter`, so nothing touches the host's own paths or ports.
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
-import io
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.doubles import ProgramRun
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
-# Where the registry:2 image's default configuration lives (3.x: /etc/distribution/config.yml).
-IMAGE_CONFIG_PATH = "/etc/docker/registry/config.yml"
+# Where the registry:3.x image keeps its configuration, and what it holds.
+IMAGE_CONFIG_PATH = "/etc/distribution/config.yml"
 IMAGE_CONFIG = Path(__file__).with_name("registry-image-config.yml")
+# The one 3.x setting Debian's 2.8 binary cannot parse (it takes `storage.tag` for a second
+# storage driver). It tunes tag listing only; every other default of the image stays in force.
+UNPARSEABLE_BY_2_8 = ("storage", "tag")
 INGRESS_PORT = 443
 CLIENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The workspace as seen inside the pod's root (the pod's own /tmp would hide a host path there).
 INSIDE = "/sandbox"
-
-
-def sha256_digest(blob: bytes) -> str:
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
 @dataclass
@@ -67,9 +63,12 @@ class PodLayout:
     fs_group: int
     host_names: list[str] = field(default_factory=list)
     port: int = 5000
+    # External names reach the pod on 443 (the Ingress, as a redirect); off when a real proxy listens there.
+    redirect_ingress: bool = True
 
     @classmethod
     def from_run(cls, run: ProgramRun, workspace: Path, host_names: list[str]) -> PodLayout:
+        """The pod's layout; again on the same workspace, a new pod: emptyDir starts empty, claims keep data."""
         deployment = run.manifest("Deployment")
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -175,80 +174,6 @@ def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int
         shutil.rmtree(previous)
 
 
-def build_busybox_image(destination: Path, tag: str = "latest") -> str:
-    """A real single-layer OCI image of Debian's busybox-static; returns its manifest digest."""
-    architecture = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-
-        def entry(name: str, **values: Any) -> tarfile.TarInfo:
-            info = tarfile.TarInfo(name)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-            for key, value in values.items():
-                setattr(info, key, value)
-            return info
-
-        for directory in ("bin", "etc", "tmp"):
-            archive.addfile(entry(directory, type=tarfile.DIRTYPE, mode=0o1777 if directory == "tmp" else 0o755))
-        binary = Path("/bin/busybox").read_bytes()
-        archive.addfile(entry("bin/busybox", size=len(binary), mode=0o755), io.BytesIO(binary))
-        for applet in sorted(set(applets) - {"busybox"}):
-            archive.addfile(entry(f"bin/{applet}", type=tarfile.SYMTYPE, linkname="busybox", mode=0o777))
-    layer_tar = raw.getvalue()
-    compressed = io.BytesIO()
-    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as stream:
-        stream.write(layer_tar)
-    layer = compressed.getvalue()
-    config = json.dumps(
-        {
-            "architecture": architecture,
-            "os": "linux",
-            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer_tar)]},
-        },
-        separators=(",", ":"),
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": sha256_digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": sha256_digest(layer),
-                    "size": len(layer),
-                }
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
-    blobs = destination / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-    for blob in (layer, config, manifest):
-        (blobs / hashlib.sha256(blob).hexdigest()).write_bytes(blob)
-    (destination / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    index = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": sha256_digest(manifest),
-                "size": len(manifest),
-                "annotations": {"org.opencontainers.image.ref.name": tag},
-            }
-        ],
-    }
-    (destination / "index.json").write_text(json.dumps(index))
-    return sha256_digest(manifest)
-
-
 class Sandbox:
     """The pod's namespaces: start the registry in them, run clients in them."""
 
@@ -257,6 +182,7 @@ class Sandbox:
         self.workspace = Path(layout.workspace)
         self.registry: subprocess.Popen[bytes] | None = None
         self.registry_log = self.workspace / "registry.log"
+        self.helpers: list[subprocess.Popen[bytes]] = []
         self.pid: int | None = None
         plan = self.workspace / "plan.json"
         plan.write_text(json.dumps(asdict(layout)))
@@ -312,6 +238,21 @@ class Sandbox:
             check=False,
         )
 
+    def _spawn(self, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("ab") as output:
+            return subprocess.Popen([*self._enter(), *argv], env=env, stdout=output, stderr=subprocess.STDOUT)
+
+    def _wait_until(self, url: str, process: subprocess.Popen[bytes], log: Path, *, any_answer: bool = False) -> None:
+        """Until `url` answers 200 (or anything, with `any_answer`) over HTTPS, as an unverifying probe sees it."""
+        deadline = time.monotonic() + 20
+        while True:
+            probe = self.run("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", url)
+            if probe.stdout == "200" or (any_answer and probe.stdout not in ("", "000")):
+                return
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not become ready:\n{log.read_text()}")
+            time.sleep(0.05)
+
     def start_registry(self) -> None:
         """`docker-registry serve` with exactly the container's environment, as the pod's user."""
         layout = self.layout
@@ -322,24 +263,19 @@ class Sandbox:
             f"--groups={layout.fs_group}",
             "--",
         ]
-        with self.registry_log.open("ab") as log:
-            self.registry = subprocess.Popen(
-                [*self._enter(), *user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH],
-                env=dict(layout.env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 20
-        while True:
-            # The readiness probe: GET / over HTTPS (kubelet probes do not verify certificates).
-            probe = self.run(
-                "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"https://127.0.0.1:{layout.port}/"
-            )
-            if probe.stdout == "200":
-                return
-            if self.registry.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the registry did not become ready:\n{self.registry_log.read_text()}")
-            time.sleep(0.05)
+        self.registry = self._spawn(
+            [*user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH], dict(layout.env), self.registry_log
+        )
+        self._wait_until(f"https://127.0.0.1:{layout.port}/", self.registry, self.registry_log)
+
+    def start_nginx(self, config: Path) -> None:
+        """Debian's nginx in front of the pod, on 443 (the layout must not redirect 443 itself)."""
+        assert not self.layout.redirect_ingress
+        self.stop_helpers()
+        log = self.workspace / "nginx.log"
+        nginx = self._spawn(["nginx", "-c", self.inside(config), "-g", "daemon off;"], {"PATH": CLIENT_PATH}, log)
+        self.helpers.append(nginx)
+        self._wait_until(f"https://127.0.0.1:{INGRESS_PORT}/", nginx, log, any_answer=True)
 
     def stop_registry(self) -> None:
         if self.registry is not None and self.registry.poll() is None:
@@ -347,8 +283,15 @@ class Sandbox:
             self.registry.wait(timeout=15)
         self.registry = None
 
+    def stop_helpers(self) -> None:
+        for helper in self.helpers:
+            helper.terminate()
+            helper.wait(timeout=15)
+        self.helpers.clear()
+
     def close(self) -> None:
         self.stop_registry()
+        self.stop_helpers()
         if self.pid is not None:
             # PID 1 of the namespace: the kernel ends everything left inside with it.
             with contextlib.suppress(ProcessLookupError):
@@ -356,6 +299,14 @@ class Sandbox:
         if self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait(timeout=15)
+
+
+def image_config_for_debian() -> str:
+    """The image's config file as Debian's 2.8 binary can load it: the same, but for `storage.tag`."""
+    config = yaml.safe_load(IMAGE_CONFIG.read_text())
+    section, key = UNPARSEABLE_BY_2_8
+    config[section].pop(key)
+    return yaml.safe_dump(config)
 
 
 def _hold(plan_path: str) -> None:
@@ -396,7 +347,7 @@ def _hold(plan_path: str) -> None:
     # The image's own configuration file, as the container sees it.
     config = Path(f"{root}{IMAGE_CONFIG_PATH}")
     config.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(IMAGE_CONFIG, config)
+    config.write_text(image_config_for_debian())
     (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost {' '.join(layout.host_names)}\n")
     # Clients trust only what they are given: the system store holds an unrelated CA.
     sh("mount", "-t", "tmpfs", "tmpfs", f"{root}/etc/ssl/certs")
@@ -409,9 +360,10 @@ def _hold(plan_path: str) -> None:
     os.chroot(root)
     os.chdir("/")
     sh("ip", "link", "set", "lo", "up")
-    # What the Ingress does for external names: 443 reaches the registry's port.
-    sh("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(INGRESS_PORT),
-       "-j", "REDIRECT", "--to-ports", str(layout.port))  # fmt: skip
+    if layout.redirect_ingress:
+        # What the Ingress does for external names: 443 reaches the registry's port.
+        sh("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(INGRESS_PORT),
+           "-j", "REDIRECT", "--to-ports", str(layout.port))  # fmt: skip
     Path(INSIDE, "ready").write_text("ready")
     signal.pause()
 

@@ -52,3 +52,12 @@ def test_ca_key_is_its_own_and_secret_wherever_used(dev_run: ProgramRun) -> None
     assert contains_secret(signer.inputs["caPrivateKeyPem"])
     self_signed = dev_run.one("tls:index/selfSignedCert:SelfSignedCert")
     assert contains_secret(self_signed.inputs["privateKeyPem"])
+
+
+def test_the_ca_cannot_be_replaced_silently(dev_run: ProgramRun) -> None:
+    # A new CA must first be trusted by every node and client: preview fails instead of replacing it.
+    ca_key = next(key for key in dev_run.of_type("tls:index/privateKey:PrivateKey") if key.name.endswith("-ca-key"))
+    assert ca_key.protect
+    assert dev_run.one("tls:index/selfSignedCert:SelfSignedCert").protect
+    server_key = next(key for key in dev_run.of_type("tls:index/privateKey:PrivateKey") if key is not ca_key)
+    assert not server_key.protect, "the server certificate renews itself; it must stay replaceable"

@@ -2,143 +2,48 @@
 
 Debian's `docker-registry` (Distribution 2.8, the code of the `registry:2`
 image) runs with exactly the Deployment's environment and volumes, as the
-pod's user; `skopeo` and `curl` trust only the stack's `caCertPem` and log in
-with the stack's credentials. External names come in on 443 (as through the
-Ingress), the Service name on 5000.
+pod's user, from the configuration file the pinned `registry:3.1.1` image
+ships; `skopeo`, `curl` and `openssl` trust only the stack's `caCertPem` and
+log in with the stack's credentials. External names come in on 443 (as
+through the Ingress), the Service name on 5000.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
-from tests.pod_sandbox import PodLayout, Sandbox, build_busybox_image
-
-REQUIRED_TOOLS = (
-    "docker-registry",
-    "skopeo",
-    "busybox",
-    "curl",
-    "unshare",
-    "nsenter",
-    "setpriv",
-    "iptables",
-    "openssl",
-)
-NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
-REPOSITORY = "utils/busybox"
-
-
-@dataclass
-class Registry:
-    run: ProgramRun
-    mocks: FaithfulMocks
-    layout: PodLayout
-    sandbox: Sandbox
-    workspace: Path
-    image_digest: str
-
-    @property
-    def password(self) -> str:
-        return str(self.run.outputs["password"])
-
-    @property
-    def username(self) -> str:
-        return str(self.run.outputs["username"])
-
-    def addresses(self) -> list[str]:
-        """Every external hostname (via the Ingress, 443) and the Service's cluster name (5000)."""
-        return [*self.run.outputs["hostnames"], self.run.outputs["internalHost"]]
-
-    def skopeo(self, *argv: str) -> tuple[int, str]:
-        result = self.sandbox.run("skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), *argv)
-        return result.returncode, result.stderr.strip()
-
-    def curl(self, url: str, *options: str) -> tuple[int, str, str]:
-        """(curl exit code, HTTP status, body): trusting only the stack's CA unless told otherwise."""
-        trust = [] if "--no-ca" in options else ["--cacert", self.ca_file]
-        rest = [option for option in options if option != "--no-ca"]
-        result = self.sandbox.run("curl", "-sS", "-w", "\n%{http_code}", *trust, *rest, url)
-        body, _, status = result.stdout.rpartition("\n")
-        return result.returncode, status, (body or result.stderr).strip()
-
-    @property
-    def ca_file(self) -> str:
-        return self.sandbox.inside(self.workspace / "trust" / "ca.crt")
-
-    @property
-    def trust_dir(self) -> str:
-        return self.sandbox.inside(self.workspace / "trust")
-
-    def credentials(self, password: str | None = None) -> str:
-        return f"{self.username}:{password if password is not None else self.password}"
-
-    def inspect_digest(self, address: str, *, trust: bool = True, password: str | None = None) -> tuple[int, str]:
-        options = ["--cert-dir", self.trust_dir] if trust else []
-        result = self.sandbox.run(
-            "skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), "inspect", *options,
-            "--creds", self.credentials(password), "--format", "{{.Digest}}", f"docker://{address}/{REPOSITORY}:latest",
-        )  # fmt: skip
-        return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
+from tests.doubles import FaithfulMocks, dev_config, run_program
+from tests.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
+from tests.images import build_busybox_image
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    assert os.geteuid() == 0, "the end-to-end tests need root: they mount and unshare namespaces"
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-    assert not missing, f"missing {', '.join(missing)}: `make test` installs them (Debian packages)"
     mocks = FaithfulMocks()
     run = run_program(dev_config(), mocks)
-    workspace = tmp_path_factory.mktemp("pod")
-    certificate_names = sorted(
-        {
-            *run.outputs["hostnames"],
-            "image-registry",
-            "image-registry.kube-infra",
-            "image-registry.kube-infra.svc",
-            "image-registry.kube-infra.svc.cluster.local",
-        }
-    )
-    layout = PodLayout.from_run(run, workspace, [*certificate_names, NOT_IN_CERTIFICATE])
-    trust = workspace / "trust"
-    trust.mkdir()
-    (trust / "ca.crt").write_text(run.outputs["caCertPem"])
-    digest = build_busybox_image(workspace / "busybox")
-    sandbox = Sandbox(layout)
-    try:
-        sandbox.start_registry()
-        yield Registry(run, mocks, layout, sandbox, workspace, digest)
-    finally:
-        sandbox.close()
+    with running_registry(run, mocks, tmp_path_factory.mktemp("pod")) as registry:
+        yield registry
 
 
-def test_push_through_every_certificate_name(registry: Registry) -> None:
-    source = f"oci:{registry.sandbox.inside(registry.workspace / 'busybox')}:latest"
+@pytest.fixture(scope="module")
+def busybox(registry: Registry) -> str:
+    """The seed's image, built from Debian's busybox-static; its manifest digest."""
+    return build_busybox_image(registry.workspace / "busybox")
+
+
+def test_push_through_every_certificate_name(registry: Registry, busybox: str) -> None:
     for address in registry.addresses():
-        code, error = registry.skopeo(
-            "copy",
-            "--dest-cert-dir",
-            registry.trust_dir,
-            "--dest-creds",
-            registry.credentials(),
-            source,
-            f"docker://{address}/{REPOSITORY}:latest",
-        )
+        code, error = registry.push(registry.workspace / "busybox", address)
         assert code == 0, f"push to {address}: {error}"
 
 
 def test_catalog_and_tags_as_in_the_seed(registry: Registry) -> None:
     for address in registry.addresses():
-        code, status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())
-        assert (code, status) == (0, "200"), body
-        assert json.loads(body) == {"repositories": ["utils/busybox"]}
+        assert registry.catalog(address) == {"repositories": ["utils/busybox"]}
         code, status, body = registry.curl(
             f"https://{address}/v2/utils/busybox/tags/list", "-u", registry.credentials()
         )
@@ -146,18 +51,14 @@ def test_catalog_and_tags_as_in_the_seed(registry: Registry) -> None:
         assert json.loads(body) == {"name": "utils/busybox", "tags": ["latest"]}
 
 
-def test_pull_back_gives_the_same_digest(registry: Registry) -> None:
+def test_pull_back_gives_the_same_digest(registry: Registry, busybox: str) -> None:
     for index, address in enumerate(registry.addresses()):
-        code, digest = registry.inspect_digest(address)
-        assert (code, digest) == (0, registry.image_digest), address
+        assert registry.inspect_digest(address) == (0, busybox), address
         destination = registry.workspace / f"pulled-{index}"
-        code, error = registry.skopeo(
-            "copy", "--src-cert-dir", registry.trust_dir, "--src-creds", registry.credentials(),
-            f"docker://{address}/{REPOSITORY}:latest", f"oci:{registry.sandbox.inside(destination)}:latest",
-        )  # fmt: skip
+        code, error = registry.pull(address, destination)
         assert code == 0, error
         index_json = json.loads((destination / "index.json").read_text())
-        assert index_json["manifests"][0]["digest"] == registry.image_digest
+        assert index_json["manifests"][0]["digest"] == busybox
 
 
 def test_wrong_password_gets_401(registry: Registry) -> None:
@@ -196,10 +97,42 @@ def test_a_name_not_in_the_certificate_fails_hostname_verification(registry: Reg
     assert "no alternative certificate subject name matches" in body
 
 
-def test_tls_older_than_1_2_is_refused(registry: Registry) -> None:
-    code, _, _ = registry.curl(f"https://{registry.addresses()[0]}/", "--tlsv1.0", "--tls-max", "1.1")
-    assert code != 0
-    code, status, _ = registry.curl(f"https://{registry.addresses()[0]}/", "--tlsv1.2", "--tls-max", "1.2")
+def s_client(registry: Registry, *protocol: str) -> tuple[int, str]:
+    """OpenSSL at security level 0: a client that really offers the old protocols and ciphers."""
+    result = registry.sandbox.run(
+        "openssl", "s_client", "-connect", f"127.0.0.1:{registry.layout.port}", *protocol,
+        "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", registry.ca_file, "-brief",
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_tls_older_than_1_2_is_refused_for_its_version(registry: Registry) -> None:
+    code, output = s_client(registry, "-tls1_2")
+    assert code == 0, output
+    assert "Protocol version: TLSv1.2" in output
+    for old in ("-tls1", "-tls1_1"):
+        code, output = s_client(registry, old)
+        assert code != 0
+        # Refused because of the version (not for want of a shared cipher): minimumtls does it.
+        assert "alert protocol version" in output, output
+
+
+def test_deleting_a_manifest_is_refused(registry: Registry, busybox: str) -> None:
+    # The image's own config file turns deletes on; htpasswd gives every user push rights.
+    address = registry.addresses()[0]
+    url = f"https://{address}/v2/{REPOSITORY}/manifests/{busybox}"
+    _, status, body = registry.curl(url, "-X", "DELETE", "-u", registry.credentials())
+    assert status == "405", body
+    assert "UNSUPPORTED" in body
+    assert registry.inspect_digest(address) == (0, busybox)
+
+
+def test_no_debug_listener(registry: Registry) -> None:
+    # The image's own config file opens one on :5001 (pprof and metrics, no authentication).
+    for scheme in ("http", "https"):
+        code, _, body = registry.curl(f"{scheme}://127.0.0.1:5001/debug/vars", "-k")
+        assert code == 7, f"something answers on :5001: {body}"
+    code, status, _ = registry.curl(f"https://127.0.0.1:{registry.layout.port}/", "-k")
     assert (code, status) == (0, "200")
 
 
@@ -219,10 +152,22 @@ def test_a_new_user_works_without_a_restart(registry: Registry) -> None:
     assert registry_process.poll() is None
 
 
-def test_images_survive_a_restart_on_the_same_storage(registry: Registry) -> None:
-    registry.sandbox.stop_registry()
-    registry.sandbox.start_registry()
+def test_images_survive_a_new_pod_on_the_claim(registry: Registry, busybox: str) -> None:
+    registry.restart_pod()
     for address in registry.addresses():
-        _code, _status, body = registry.curl(f"https://{address}/v2/_catalog", "-u", registry.credentials())
-        assert json.loads(body) == {"repositories": ["utils/busybox"]}
-        assert registry.inspect_digest(address) == (0, registry.image_digest)
+        assert registry.catalog(address) == {"repositories": ["utils/busybox"]}
+        assert registry.inspect_digest(address) == (0, busybox)
+
+
+def test_deletes_work_when_the_stack_turns_them_on(tmp_path: Path) -> None:
+    config = dev_config()
+    config["image-registry:storage"] = json.dumps({"deleteEnabled": True})
+    mocks = FaithfulMocks()
+    with running_registry(run_program(config, mocks), mocks, tmp_path) as registry:
+        digest = build_busybox_image(tmp_path / "busybox")
+        address = registry.addresses()[0]
+        assert registry.push(tmp_path / "busybox", address)[0] == 0
+        url = f"https://{address}/v2/{REPOSITORY}/manifests/{digest}"
+        _, status, body = registry.curl(url, "-X", "DELETE", "-u", registry.credentials())
+        assert status == "202", body
+        assert registry.curl(url, "-u", registry.credentials())[1] == "404"

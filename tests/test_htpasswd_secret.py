@@ -10,7 +10,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from components.htpasswd_secret import docker_config_json, htpasswd_line
+from components.htpasswd_secret import htpasswd_line
+from components.registry_stack import docker_config_json
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun, contains_secret
 

@@ -25,9 +25,15 @@ CHECKOV_SKIPS = {
 }
 VARIANTS: dict[str, dict[str, object]] = {
     "dev": {},
-    "nginx": {"ingress": {"className": "nginx"}},
-    "throwaway": {"storage": {"type": "emptyDir"}},
-    "shared": {"replicas": 3, "storage": {"accessMode": "ReadWriteMany", "storageClass": "nfs-client"}},
+    "nginx": {"ingress": {"controller": "nginx", "waitForAddress": True}},
+    "unverified": {"ingress": {"className": "public", "verifyBackend": False}},
+    "throwaway": {"storage": {"type": "emptyDir", "deleteEnabled": True}},
+    "shared": {
+        "replicas": 3,
+        "createNamespace": "false",
+        "namespace": "platform",
+        "storage": {"accessMode": "ReadWriteMany", "storageClass": "nfs-client"},
+    },
 }
 
 

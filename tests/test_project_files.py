@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,14 +21,16 @@ def test_runtime_requirements_are_pinned() -> None:
         if line and not line.startswith("#")
     ]
     names = {re.split(r"==", line)[0] for line in lines}
-    assert names == {"pulumi", "pulumi-kubernetes", "pulumi-tls", "pulumi-random", "bcrypt"}
-    assert all(re.fullmatch(r"[a-z-]+==[0-9.]+", line) for line in lines), lines
+    assert names == {"pulumi", "pulumi-kubernetes", "pulumi-tls", "pulumi-random", "bcrypt", "pydantic", "PyYAML"}
+    assert all(re.fullmatch(r"[A-Za-z-]+==[0-9.]+", line) for line in lines), lines
 
 
-def make(target: str, tmp_path: Path, path: str, **env: str) -> subprocess.CompletedProcess[str]:
+def make(
+    target: str, tmp_path: Path, path: str, project: Path = PROJECT_DIR, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", target],
-        cwd=PROJECT_DIR,
+        cwd=project,
         env={"PATH": path, "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
@@ -64,7 +67,8 @@ def test_missing_kube_context_is_one_line_and_nothing_runs(tmp_path: Path, tools
     stub = Path(tools_without_pulumi) / "pulumi"
     stub.write_text(f"#!/bin/sh\ntouch {called}\nexit 1\n")
     stub.chmod(0o755)
-    result = make("up", tmp_path, tools_without_pulumi, KUBECONFIG=str(tmp_path / "no-such-kubeconfig"))
+    project = project_copy(tmp_path, venv_built=True)
+    result = make("up", tmp_path, tools_without_pulumi, project, KUBECONFIG=str(tmp_path / "no-such-kubeconfig"))
     assert result.returncode != 0
     messages = [line for line in result.stderr.splitlines() if line.startswith("make: ") and "***" not in line]
     assert len(messages) == 1, result.stderr
@@ -72,9 +76,96 @@ def test_missing_kube_context_is_one_line_and_nothing_runs(tmp_path: Path, tools
     assert not called.exists()
 
 
+def project_copy(tmp_path: Path, *, venv_built: bool) -> Path:
+    """The files `make up` reads, in a directory of their own."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Makefile", "Pulumi.yaml", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    if venv_built:
+        (project / ".venv").mkdir()
+        (project / ".venv" / ".runtime").touch()
+    return project
+
+
+def test_a_missing_cli_is_said_before_the_virtualenv_is_built(tmp_path: Path, tools_without_pulumi: str) -> None:
+    project = project_copy(tmp_path, venv_built=False)
+    result = make("up", tmp_path, tools_without_pulumi, project)
+    assert result.returncode != 0
+    assert "the Pulumi CLI is missing" in result.stderr
+    assert not (project / ".venv").exists()
+
+
+@pytest.fixture
+def recording_pulumi(tmp_path: Path, tools_without_pulumi: str) -> Path:
+    """A `pulumi` that records the backend it was given, and a kubeconfig with a context."""
+    record = tmp_path / "pulumi-calls"
+    stub = Path(tools_without_pulumi) / "pulumi"
+    stub.write_text(f'#!/bin/sh\necho "backend=${{PULUMI_BACKEND_URL:-}} args=$*" >> {record}\n')
+    stub.chmod(0o755)
+    (tmp_path / "kubeconfig").write_text("current-context: lab\n")
+    return record
+
+
+def backend_used(tmp_path: Path, path: str, record: Path, project: Path, **env: str) -> set[str]:
+    passphrase = {"PULUMI_CONFIG_PASSPHRASE": "for-the-local-backend"}
+    result = make("up", tmp_path, path, project, KUBECONFIG=str(tmp_path / "kubeconfig"), **passphrase, **env)
+    assert result.returncode == 0, result.stderr
+    calls = record.read_text().splitlines()
+    assert calls[-1].endswith("args=up --stack dev")
+    return {call.split(" ")[0] for call in calls}
+
+
+def test_make_up_uses_the_local_backend_only_when_none_is_chosen(
+    tmp_path: Path, tools_without_pulumi: str, recording_pulumi: Path
+) -> None:
+    project = project_copy(tmp_path, venv_built=True)
+    assert backend_used(tmp_path, tools_without_pulumi, recording_pulumi, project) == {f"backend=file://{tmp_path}"}
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        pytest.param('{"current": "https://api.pulumi.com", "accessTokens": {}}', id="pulumi-login"),
+        pytest.param('{"current": "s3://state-bucket"}', id="pulumi-login-s3"),
+        pytest.param("\x00encrypted-by-the-os-keyring", id="encrypted-credentials"),
+    ],
+)
+def test_make_up_keeps_the_backend_of_pulumi_login(
+    tmp_path: Path, tools_without_pulumi: str, recording_pulumi: Path, credentials: str
+) -> None:
+    project = project_copy(tmp_path, venv_built=True)
+    (tmp_path / ".pulumi").mkdir()
+    (tmp_path / ".pulumi" / "credentials.json").write_text(credentials)
+    assert backend_used(tmp_path, tools_without_pulumi, recording_pulumi, project) == {"backend="}
+
+
+def test_make_up_keeps_a_backend_url_from_the_environment_or_the_project(
+    tmp_path: Path, tools_without_pulumi: str, recording_pulumi: Path
+) -> None:
+    project = project_copy(tmp_path, venv_built=True)
+    chosen = backend_used(
+        tmp_path, tools_without_pulumi, recording_pulumi, project, PULUMI_BACKEND_URL="gs://team-state"
+    )
+    assert chosen == {"backend=gs://team-state"}
+    with (project / "Pulumi.yaml").open("a") as project_file:
+        project_file.write("backend:\n  url: s3://project-state\n")
+    (project / ".venv" / ".runtime").touch()
+    assert backend_used(tmp_path, tools_without_pulumi, recording_pulumi, project) == {
+        "backend=gs://team-state",
+        "backend=",
+    }
+
+
+def test_the_readme_stands_on_its_own() -> None:
+    # A user who clones the repository has nothing outside it.
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert "../" not in readme
+
+
 def test_ci_installs_the_end_to_end_tools_and_runs_make_test() -> None:
     script = (PROJECT_DIR / ".ci" / "run").read_text()
-    for package in ("docker-registry", "skopeo", "busybox-static", "iptables"):
+    for package in ("docker-registry", "skopeo", "busybox-static", "iptables", "nginx"):
         assert package in script
     assert script.rstrip().endswith("make test")
     assert os.access(PROJECT_DIR / ".ci" / "run", os.X_OK)

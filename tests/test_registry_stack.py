@@ -29,6 +29,7 @@ COMPONENTS = {
     "image-registry:index:ServerCertificate",
     "image-registry:index:HtpasswdSecret",
     "image-registry:index:RegistryWorkload",
+    "image-registry:index:RegistryExposure",
 }
 
 

@@ -1,10 +1,11 @@
-"""RegistryWorkload: the Kubernetes objects, wired the way the registry needs them."""
+"""RegistryWorkload: the namespace, the registry's settings, Secrets, storage and Deployment."""
 
 from __future__ import annotations
 
 import posixpath
 from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -20,6 +21,7 @@ DEV_KINDS = sorted(
         "Namespace",
         "NetworkPolicy",
         "PersistentVolumeClaim",
+        "Secret",
         "Secret",
         "Secret",
         "Secret",
@@ -63,6 +65,20 @@ def test_exactly_these_objects_in_the_namespace(dev_run: ProgramRun) -> None:
             assert item["metadata"]["namespace"] == "kube-infra", item["kind"]
 
 
+def test_a_created_namespace_is_kept_on_destroy(dev_run: ProgramRun) -> None:
+    # Other services may be put there later: `pulumi destroy` must not take them with it.
+    assert dev_run.one("kubernetes:core/v1:Namespace").retain_on_delete is True
+
+
+def test_a_shared_namespace_is_used_untouched(run_with: RunProgram) -> None:
+    run = run_with(namespace="platform", createNamespace="false")
+    assert run.of_type("kubernetes:core/v1:Namespace") == []
+    manifests = run.manifests()
+    assert {item["metadata"]["namespace"] for item in manifests} == {"platform"}
+    assert run.outputs["namespace"] == "platform"
+    assert run.outputs["internalHost"] == "image-registry.platform.svc.cluster.local:5000"
+
+
 def test_deployment_replicas_and_recreate_on_a_single_node_volume(dev_run: ProgramRun) -> None:
     deployment = dev_run.manifest("Deployment")
     assert deployment["metadata"]["name"] == "image-registry"
@@ -90,6 +106,27 @@ def test_settings_come_from_the_config_map_as_in_the_seed(dev_run: ProgramRun) -
     assert env["REGISTRY_AUTH"] == "htpasswd"
     assert env["REGISTRY_HTTP_TLS_MINIMUMTLS"] == "tls1.2"
     assert env["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] == "/var/lib/registry"
+
+
+def test_the_images_own_defaults_are_overridden(dev_run: ProgramRun) -> None:
+    # registry:3.x's config file: deletes on, debug listener on :5001, debug logs, in-memory cache.
+    env = environment(dev_run)
+    assert env["REGISTRY_STORAGE_DELETE_ENABLED"] == "false"
+    assert yaml.safe_load(env["REGISTRY_HTTP_DEBUG"]) == {}
+    assert env["REGISTRY_LOG_LEVEL"] == "info"
+    assert env["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == "inmemory"
+    assert yaml.safe_load(env["REGISTRY_HTTP_HEADERS"]) == {"X-Content-Type-Options": ["nosniff"]}
+
+
+def test_deletes_only_when_the_stack_asks(run_with: RunProgram) -> None:
+    run = run_with(storage={"deleteEnabled": True})
+    assert environment(run)["REGISTRY_STORAGE_DELETE_ENABLED"] == "true"
+
+
+def test_no_per_pod_cache_with_replicas(run_with: RunProgram) -> None:
+    run = run_with(replicas=3, storage={"accessMode": "ReadWriteMany"})
+    # An empty YAML string: the registry's "no cache" without an "unknown cache type" warning.
+    assert yaml.safe_load(environment(run)["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"]) == ""
 
 
 def test_tls_secret_holds_the_server_certificate_key_and_ca(dev_run: ProgramRun) -> None:
@@ -151,71 +188,6 @@ def test_pod_is_locked_down(dev_run: ProgramRun) -> None:
     assert security["capabilities"] == {"drop": ["ALL"]}
 
 
-def test_service_selects_the_pods_on_5000(dev_run: ProgramRun) -> None:
-    service = dev_run.manifest("Service")
-    assert service["metadata"]["name"] == "image-registry"
-    assert service["spec"]["type"] == "ClusterIP"
-    assert [(port["port"], port["targetPort"]) for port in service["spec"]["ports"]] == [(5000, "https")]
-    labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert service["spec"]["selector"].items() <= labels.items()
-    assert [port["containerPort"] for port in container(dev_run)["ports"] if port["name"] == "https"] == [5000]
-
-
-def test_ingress_serves_every_hostname_with_our_certificate(dev_run: ProgramRun) -> None:
-    ingress = dev_run.manifest("Ingress")
-    hostnames = ["image-registry.8-mega.local", "image-registry.8-mega.io"]
-    assert ingress["spec"]["ingressClassName"] == "traefik"
-    assert [rule["host"] for rule in ingress["spec"]["rules"]] == hostnames
-    tls_secret_name = volumes(dev_run)["tls"]["secret"]["secretName"]
-    assert ingress["spec"]["tls"] == [{"hosts": hostnames, "secretName": tls_secret_name}]
-    for rule in ingress["spec"]["rules"]:
-        (path,) = rule["http"]["paths"]
-        assert path["path"] == "/"
-        assert path["pathType"] == "Prefix"
-        assert path["backend"]["service"] == {"name": "image-registry", "port": {"number": 5000}}
-
-
-def test_traefik_reencrypts_and_verifies_against_our_ca(dev_run: ProgramRun) -> None:
-    annotations = dev_run.manifest("Ingress")["metadata"]["annotations"]
-    assert annotations["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
-    assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
-    service_annotations = dev_run.manifest("Service")["metadata"]["annotations"]
-    assert service_annotations["traefik.ingress.kubernetes.io/service.serversscheme"] == "https"
-    transport = dev_run.manifest("ServersTransport")
-    assert transport["apiVersion"] == "traefik.io/v1alpha1"
-    expected = f"{transport['metadata']['namespace']}-{transport['metadata']['name']}@kubernetescrd"
-    assert service_annotations["traefik.ingress.kubernetes.io/service.serverstransport"] == expected
-    assert transport["spec"]["serverName"] == "image-registry.kube-infra.svc"
-    (ca_secret_name,) = transport["spec"]["rootCAsSecrets"]
-    assert secret_named(dev_run, ca_secret_name)["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
-
-
-def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram) -> None:
-    run = run_with(ingress={"className": "nginx", "annotations": {"example.com/owner": "platform"}})
-    ingress = run.manifest("Ingress")
-    annotations = ingress["metadata"]["annotations"]
-    prefix = "nginx.ingress.kubernetes.io/"
-    tls_secret_name = ingress["spec"]["tls"][0]["secretName"]
-    assert annotations[prefix + "backend-protocol"] == "HTTPS"
-    assert annotations[prefix + "proxy-ssl-secret"] == f"kube-infra/{tls_secret_name}"
-    assert annotations[prefix + "proxy-ssl-verify"] == "on"
-    assert annotations[prefix + "proxy-ssl-name"] == "image-registry.kube-infra.svc"
-    assert annotations[prefix + "proxy-body-size"] == "0"
-    assert annotations["example.com/owner"] == "platform"
-    assert ingress["spec"]["ingressClassName"] == "nginx"
-    assert "ServersTransport" not in {item["kind"] for item in run.manifests()}
-    assert (
-        "annotations" not in run.manifest("Service")["metadata"]
-        or not run.manifest("Service")["metadata"]["annotations"]
-    )
-
-
-def test_ingress_can_be_turned_off(run_with: RunProgram) -> None:
-    kinds = {item["kind"] for item in run_with(ingress={"enabled": False}).manifests()}
-    assert "Ingress" not in kinds
-    assert "ServersTransport" not in kinds
-
-
 def test_throwaway_storage_only_when_asked(run_with: RunProgram) -> None:
     run = run_with(storage={"type": "emptyDir", "sizeLimit": "2Gi"})
     assert "PersistentVolumeClaim" not in {item["kind"] for item in run.manifests()}
@@ -230,14 +202,6 @@ def test_shared_storage_allows_replicas_and_rolling_updates(run_with: RunProgram
     claim = run.manifest("PersistentVolumeClaim")
     assert claim["spec"]["storageClassName"] == "nfs-client"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
-
-
-def test_network_policy_admits_only_the_https_port(dev_run: ProgramRun) -> None:
-    policy = dev_run.manifest("NetworkPolicy")
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": 5000, "protocol": "TCP"}]}]
-    labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
 
 
 def test_certificate_and_settings_changes_roll_the_pods_user_changes_do_not() -> None:

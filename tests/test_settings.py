@@ -9,7 +9,6 @@ import pulumi
 import pytest
 import yaml
 
-from components import settings as settings_module
 from components.settings import (
     EmptyDirStorage,
     PvcStorage,
@@ -17,7 +16,6 @@ from components.settings import (
     SettingsError,
     User,
     parse_settings,
-    project_config,
 )
 from tests.doubles import FaithfulMocks, RecordingMonitor, dev_config, run_program
 
@@ -39,26 +37,36 @@ def problems_of(**raw: object) -> list[str]:
     return caught.value.problems
 
 
+def project_config(config: dict[str, str]) -> dict[str, str]:
+    return {key.removeprefix("image-registry:"): value for key, value in config.items()}
+
+
 def test_dev_stack_config_is_the_seed_lab() -> None:
     settings = parse_settings(project_config(dev_config()))
     assert settings.namespace == "kube-infra"
+    assert settings.create_namespace is True
     assert settings.hostnames == ("image-registry.8-mega.local", "image-registry.8-mega.io")
     assert settings.replicas == 1
-    assert settings.users == (User("registry"),)
+    assert settings.users == (User(name="registry"),)
     assert settings.ingress.enabled
-    assert settings.ingress.class_name == "traefik"
+    assert (settings.ingress.controller, settings.ingress.class_name) == ("traefik", "traefik")
     assert settings.storage == PvcStorage(size="20Gi", access_mode="ReadWriteOnce")
 
 
 def test_defaults_follow_the_design() -> None:
     settings = parse()
     assert settings.namespace == "kube-infra"
+    assert settings.create_namespace is True
     assert settings.name == "image-registry"
     assert settings.replicas == 1
-    assert settings.users == (User("registry"),)
+    assert settings.users == (User(name="registry"),)
     assert settings.storage == PvcStorage(size="20Gi", access_mode="ReadWriteOnce", storage_class=None)
+    assert settings.storage.delete_enabled is False
+    assert settings.ingress.controller == "traefik"
     assert settings.ingress.class_name == "traefik"
     assert settings.ingress.enabled
+    assert settings.ingress.verify_backend is True
+    assert settings.ingress.wait_for_address is False
     assert settings.tls.ca_validity_hours == 87600
     assert settings.tls.server_validity_hours == 8760
     assert settings.tls.early_renewal_hours == 720
@@ -75,6 +83,7 @@ def test_pulumi_yaml_declares_the_scalar_keys_with_the_programs_defaults() -> No
     defaults = parse()
     expected = {
         "namespace": ("string", defaults.namespace),
+        "createNamespace": ("boolean", defaults.create_namespace),
         "name": ("string", defaults.name),
         "replicas": ("integer", defaults.replicas),
         "image": ("string", defaults.image),
@@ -84,7 +93,8 @@ def test_pulumi_yaml_declares_the_scalar_keys_with_the_programs_defaults() -> No
         assert declared[key]["type"] == kind, key
         assert declared[key]["default"] == default, key
         assert declared[key]["description"], key
-    assert set(declared) <= set(settings_module.KEYS)
+    aliases = {info.alias for info in Settings.model_fields.values()}
+    assert set(declared) <= aliases
 
 
 def test_derived_names() -> None:
@@ -107,16 +117,20 @@ def test_a_hostname_that_is_also_a_service_name_is_in_the_certificate_once() -> 
 
 def test_users_with_and_without_passwords() -> None:
     settings = parse(users=[{"name": "ci", "password": "s3cret-Passw0rd"}, {"name": "robot"}])
-    assert settings.users == (User("ci", "s3cret-Passw0rd"), User("robot", None))
+    assert settings.users == (User(name="ci", password="s3cret-Passw0rd"), User(name="robot"))
     assert "s3cret" not in repr(settings)
 
 
 def test_storage_variants() -> None:
-    assert parse(storage={"type": "emptyDir"}).storage == EmptyDirStorage()
-    assert parse(storage={"type": "emptyDir", "sizeLimit": "5Gi"}).storage == EmptyDirStorage("5Gi")
+    assert parse(storage={"type": "emptyDir"}).storage == EmptyDirStorage(type="emptyDir")
+    assert parse(storage={"type": "emptyDir", "sizeLimit": "5Gi"}).storage == EmptyDirStorage(
+        type="emptyDir", size_limit="5Gi"
+    )
     pvc = parse(storage={"size": "100Gi", "storageClass": "fast-ssd", "accessMode": "ReadWriteMany"}, replicas=3)
     assert pvc.storage == PvcStorage(size="100Gi", access_mode="ReadWriteMany", storage_class="fast-ssd")
     assert pvc.replicas == 3
+    assert parse(storage={"deleteEnabled": True}).storage.delete_enabled is True
+    assert parse(storage={"type": "emptyDir", "deleteEnabled": True}).storage.delete_enabled is True
 
 
 def test_tls_and_ingress_objects() -> None:
@@ -133,8 +147,29 @@ def test_tls_and_ingress_objects() -> None:
     assert settings.tls.extra_dns_names == ("registry.lan",)
     assert settings.tls.extra_ip_addresses == ("10.0.0.5",)
     assert settings.certificate_dns_names[-1] == "registry.lan"
-    assert settings.ingress.class_name == "nginx"
-    assert settings.ingress.annotations == (("example.com/team", "platform"),)
+    assert settings.ingress.annotations == {"example.com/team": "platform"}
+
+
+@pytest.mark.parametrize(
+    ("ingress", "controller", "class_name"),
+    [
+        pytest.param({}, "traefik", "traefik", id="default"),
+        pytest.param({"className": "nginx"}, "nginx", "nginx", id="class-nginx-alone-means-nginx"),
+        pytest.param({"controller": "nginx"}, "nginx", "nginx", id="controller-names-the-class"),
+        pytest.param({"className": "public"}, "traefik", "public", id="own-class-traefik"),
+        pytest.param({"controller": "nginx", "className": "internal"}, "nginx", "internal", id="own-class-nginx"),
+        pytest.param({"controller": "traefik", "className": "nginx"}, "traefik", "nginx", id="explicit-wins"),
+    ],
+)
+def test_ingress_controller_and_class_are_separate(ingress: dict[str, str], controller: str, class_name: str) -> None:
+    settings = parse(ingress=ingress)
+    assert (settings.ingress.controller, settings.ingress.class_name) == (controller, class_name)
+
+
+def test_an_existing_namespace_is_used_as_it_is() -> None:
+    settings = parse(namespace="default", createNamespace=False)
+    assert (settings.namespace, settings.create_namespace) == ("default", False)
+    assert parse(createNamespace="false").create_namespace is False
 
 
 def test_integers_arrive_as_text_from_the_engine() -> None:
@@ -161,7 +196,9 @@ BAD_INPUTS = [
     pytest.param({"replicas": 0}, "replicas", "0", "≥ 1", id="replicas-zero"),
     pytest.param({"replicas": 2}, "replicas", "2", "ReadWriteMany", id="replicas-on-rwo"),
     pytest.param({"storage": {"type": "nfs"}}, "storage.type", '"nfs"', "pvc or emptyDir", id="storage-type-unknown"),
-    pytest.param({"users": [{"name": "ci:bot"}]}, "users[0].name", '"ci:bot"', "without ':'", id="user-with-colon"),
+    pytest.param(
+        {"users": [{"name": "ci:bot"}]}, "users[0].name", "(value hidden)", "without ':'", id="user-with-colon"
+    ),
     # more
     pytest.param({"hostnames": []}, "hostnames", "[]", "non-empty list", id="hostnames-empty"),
     pytest.param(
@@ -190,11 +227,11 @@ BAD_INPUTS = [
         id="hostname-label-too-long",
     ),
     pytest.param({"replicas": "two"}, "replicas", '"two"', "integer", id="replicas-word"),
-    pytest.param({"replicas": "1.5"}, "replicas", '"1.5"', "integer", id="replicas-fraction"),
+    pytest.param({"replicas": "1.5"}, "replicas", "1.5", "integer", id="replicas-fraction"),
     pytest.param(
         {"replicas": 2, "storage": {"type": "emptyDir"}}, "replicas", "2", "emptyDir", id="replicas-on-emptydir"
     ),
-    pytest.param({"storage": {"type": "s3"}}, "storage.type", '"s3"', "not supported yet", id="storage-s3-later"),
+    pytest.param({"storage": {"type": "s3"}}, "storage.type", '"s3"', "pvc or emptyDir", id="storage-s3-later"),
     pytest.param({"storage": {"size": "20GB"}}, "storage.size", '"20GB"', "quantity", id="storage-size-unit"),
     pytest.param({"storage": {"size": "0Gi"}}, "storage.size", '"0Gi"', "positive", id="storage-size-zero"),
     pytest.param(
@@ -212,11 +249,36 @@ BAD_INPUTS = [
         {"storage": {"storageClass": "Fast_SSD"}},
         "storage.storageClass",
         '"Fast_SSD"',
-        "StorageClass",
+        "DNS name",
         id="storage-class-name",
     ),
     pytest.param(
-        {"ingress": {"className": "haproxy"}}, "ingress.className", '"haproxy"', "traefik or nginx", id="ingress-class"
+        {"ingress": {"controller": "haproxy"}},
+        "ingress.controller",
+        '"haproxy"',
+        "traefik or nginx",
+        id="ingress-controller",
+    ),
+    pytest.param(
+        {"ingress": {"className": "Public"}},
+        "ingress.className",
+        '"Public"',
+        "lowercase",
+        id="ingress-class-name",
+    ),
+    pytest.param(
+        {"ingress": {"verifyBackend": "no"}}, "ingress.verifyBackend", '"no"', "true or false", id="verify-text"
+    ),
+    pytest.param({"ingress": {"waitForAddress": 1}}, "ingress.waitForAddress", "1", "true or false", id="wait-number"),
+    pytest.param(
+        {"storage": {"deleteEnabled": "yes"}}, "storage.deleteEnabled", '"yes"', "true or false", id="delete-text"
+    ),
+    pytest.param({"createNamespace": "yes"}, "createNamespace", '"yes"', "true or false", id="create-ns-text"),
+    pytest.param({"namespace": "default"}, "namespace", '"default"', "createNamespace: false", id="ns-default"),
+    pytest.param({"namespace": "kube-system"}, "namespace", '"kube-system"', "kube-public", id="ns-kube-system"),
+    pytest.param({"namespace": "kube-public"}, "namespace", '"kube-public"', "not one of", id="ns-kube-public"),
+    pytest.param(
+        {"namespace": "kube-node-lease"}, "namespace", '"kube-node-lease"', "not one of", id="ns-kube-node-lease"
     ),
     pytest.param(
         {"ingress": {"enabled": "yes"}}, "ingress.enabled", '"yes"', "true or false", id="ingress-enabled-text"
@@ -224,7 +286,7 @@ BAD_INPUTS = [
     pytest.param(
         {"ingress": {"annotations": {"bad key!": "x"}}},
         "ingress.annotations.bad key!",
-        '"x"',
+        '"bad key!"',
         "annotation",
         id="ingress-annotation",
     ),
@@ -262,9 +324,13 @@ BAD_INPUTS = [
     pytest.param({"namespace": "Kube_Infra"}, "namespace", '"Kube_Infra"', "DNS label", id="namespace-invalid"),
     pytest.param({"name": "1registry"}, "name", '"1registry"', "starting with a letter", id="name-starts-with-digit"),
     pytest.param(
-        {"users": [{"name": "a"}, {"name": "a"}]}, "users[1].name", '"a"', "each user name once", id="users-duplicated"
+        {"users": [{"name": "a"}, {"name": "a"}]},
+        "users[1].name",
+        "(value hidden)",
+        "each user name once",
+        id="users-duplicated",
     ),
-    pytest.param({"users": [{"name": "a b"}]}, "users[0].name", '"a b"', "white space", id="user-with-space"),
+    pytest.param({"users": [{"name": "a b"}]}, "users[0].name", "(value hidden)", "white space", id="user-with-space"),
     pytest.param(
         {"users": [{"name": "ci", "role": "admin"}]},
         "users[0].role",
@@ -331,7 +397,8 @@ def test_a_password_in_plain_text_config_is_refused() -> None:
     with pytest.raises(SettingsError) as caught:
         parse_settings({"hostnames": HOSTS, "users": json.dumps([{"name": "ci", "password": "plain-Passw0rd"}])})
     message = str(caught.value)
-    assert "image-registry:users[0].password: (value hidden) is stored in plain text" in message
+    assert "image-registry:users[0].password: (value hidden) is not allowed; allowed: a secret" in message
+    assert "stored in plain text" in message
     assert "pulumi config set --secret --path 'users[0].password'" in message
     assert "plain-Passw0rd" not in message
 
@@ -347,11 +414,19 @@ def test_program_registers_nothing_when_settings_are_bad() -> None:
     assert mocks.created == []
 
 
-def test_program_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The Python language host hands config to the program in PULUMI_CONFIG (JSON).
-    config = dev_config()
-    config["image-registry:namespace"] = "registry-system"
-    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
-    run = run_program({})
-    assert run.outputs["namespace"] == "registry-system"
-    assert run.outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+def test_every_problem_of_every_object_at_once() -> None:
+    problems = problems_of(
+        hostnames=["Bad_Host"],
+        storage={"size": "lots"},
+        ingress={"controller": "haproxy"},
+        tls={"organization": ""},
+        users=[{"name": "a:b"}],
+    )
+    keys = sorted(problem.split(": ", 1)[0] for problem in problems)
+    assert keys == [
+        "image-registry:hostnames[0]",
+        "image-registry:ingress.controller",
+        "image-registry:storage.size",
+        "image-registry:tls.organization",
+        "image-registry:users[0].name",
+    ]

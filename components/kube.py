@@ -1,0 +1,34 @@
+"""What every Kubernetes object of the stack shares: labels, selector, metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+def labels_for(name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "registry",
+        "app.kubernetes.io/part-of": "image-registry",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def selector_for(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "registry"}
+
+
+def object_metadata(
+    base_name: str,
+    namespace: pulumi.Input[str],
+    suffix: str | None = None,
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
+) -> k8s.meta.v1.ObjectMetaArgs:
+    """A fixed name (`base_name`, or `base_name-suffix`) when a suffix is given; else Pulumi auto-names."""
+    name = None if suffix is None else (base_name if suffix == "" else f"{base_name}-{suffix}")
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=name, namespace=namespace, labels=labels_for(base_name), annotations=annotations
+    )

@@ -1,0 +1,139 @@
+"""The registry under test: the rendered pod running in its sandbox, and a client that trusts only the stack's CA."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.doubles import FaithfulMocks, ProgramRun
+from tests.pod_sandbox import PodLayout, Sandbox
+
+REQUIRED_TOOLS = (
+    "docker-registry",
+    "skopeo",
+    "busybox",
+    "curl",
+    "unshare",
+    "nsenter",
+    "setpriv",
+    "iptables",
+    "openssl",
+    "nginx",
+)
+NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
+REPOSITORY = "utils/busybox"
+
+
+def require_tools() -> None:
+    assert os.geteuid() == 0, "the end-to-end tests need root: they mount and unshare namespaces"
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    assert not missing, f"missing {', '.join(missing)}: `make test` installs them (Debian packages)"
+
+
+def certificate_names(run: ProgramRun) -> list[str]:
+    """The names a client may use: the external hostnames and every form of the Service's name."""
+    name, namespace = run.outputs["serviceName"], run.outputs["namespace"]
+    service = [name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"]
+    return sorted({*run.outputs["hostnames"], *service})
+
+
+@dataclass
+class Registry:
+    run: ProgramRun
+    mocks: FaithfulMocks
+    layout: PodLayout
+    sandbox: Sandbox
+    workspace: Path
+
+    @property
+    def password(self) -> str:
+        return str(self.run.outputs["password"])
+
+    @property
+    def username(self) -> str:
+        return str(self.run.outputs["username"])
+
+    def addresses(self) -> list[str]:
+        """Every external hostname (via the Ingress, 443) and the Service's cluster name (5000)."""
+        return [*self.run.outputs["hostnames"], self.run.outputs["internalHost"]]
+
+    @property
+    def trust_dir(self) -> str:
+        return self.sandbox.inside(self.workspace / "trust")
+
+    @property
+    def ca_file(self) -> str:
+        return self.sandbox.inside(self.workspace / "trust" / "ca.crt")
+
+    def credentials(self, password: str | None = None) -> str:
+        return f"{self.username}:{password if password is not None else self.password}"
+
+    def skopeo(self, *argv: str) -> tuple[int, str]:
+        result = self.sandbox.run("skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), *argv)
+        return result.returncode, result.stderr.strip()
+
+    def push(self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
+        return self.skopeo(
+            "copy", "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
+            f"oci:{self.sandbox.inside(layout)}:latest", f"docker://{address}/{reference}",
+        )  # fmt: skip
+
+    def pull(self, address: str, destination: Path, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
+        return self.skopeo(
+            "copy", "--src-cert-dir", self.trust_dir, "--src-creds", self.credentials(),
+            f"docker://{address}/{reference}", f"oci:{self.sandbox.inside(destination)}:latest",
+        )  # fmt: skip
+
+    def curl(self, url: str, *options: str) -> tuple[int, str, str]:
+        """(curl exit code, HTTP status, body): trusting only the stack's CA unless told otherwise."""
+        trust = [] if "--no-ca" in options else ["--cacert", self.ca_file]
+        rest = [option for option in options if option != "--no-ca"]
+        result = self.sandbox.run("curl", "-sS", "-w", "\n%{http_code}", *trust, *rest, url)
+        body, _, status = result.stdout.rpartition("\n")
+        return result.returncode, status, (body or result.stderr).strip()
+
+    def catalog(self, address: str) -> object:
+        code, status, body = self.curl(f"https://{address}/v2/_catalog", "-u", self.credentials())
+        assert (code, status) == (0, "200"), body
+        return json.loads(body)
+
+    def inspect_digest(self, address: str, *, trust: bool = True, password: str | None = None) -> tuple[int, str]:
+        options = ["--cert-dir", self.trust_dir] if trust else []
+        result = self.sandbox.run(
+            "skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), "inspect", *options,
+            "--creds", self.credentials(password), "--format", "{{.Digest}}", f"docker://{address}/{REPOSITORY}:latest",
+        )  # fmt: skip
+        return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
+
+    def restart_pod(self) -> None:
+        """A new pod for the same Deployment, as after a rollout or an eviction: volumes laid out anew."""
+        self.sandbox.close()
+        redirect_ingress = self.layout.redirect_ingress
+        self.layout = PodLayout.from_run(self.run, self.workspace, self.layout.host_names)
+        self.layout.redirect_ingress = redirect_ingress
+        self.sandbox = Sandbox(self.layout)
+        self.sandbox.start_registry()
+
+
+@contextmanager
+def running_registry(
+    run: ProgramRun, mocks: FaithfulMocks, workspace: Path, *, redirect_ingress: bool = True
+) -> Iterator[Registry]:
+    """The rendered pod, started; every certificate name (and one that is not) resolves to it."""
+    require_tools()
+    layout = PodLayout.from_run(run, workspace, [*certificate_names(run), NOT_IN_CERTIFICATE])
+    layout.redirect_ingress = redirect_ingress
+    trust = workspace / "trust"
+    trust.mkdir(exist_ok=True)
+    (trust / "ca.crt").write_text(run.outputs["caCertPem"])
+    registry = Registry(run, mocks, layout, Sandbox(layout), workspace)
+    try:
+        registry.sandbox.start_registry()
+        yield registry
+    finally:
+        registry.sandbox.close()

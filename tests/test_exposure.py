@@ -1,0 +1,171 @@
+"""RegistryExposure: the Service, the NetworkPolicy and the Ingress, per controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunProgram
+from tests.doubles import ProgramRun
+from tests.pod_sandbox import objects_by_name
+
+NGINX = "nginx.ingress.kubernetes.io/"
+TRAEFIK = "traefik.ingress.kubernetes.io/"
+
+
+def tls_secret_name(run: ProgramRun) -> str:
+    pod = run.manifest("Deployment")["spec"]["template"]["spec"]
+    name: str = next(volume for volume in pod["volumes"] if volume["name"] == "tls")["secret"]["secretName"]
+    return name
+
+
+def secret_named(run: ProgramRun, name: str) -> dict[str, Any]:
+    secret: dict[str, Any] = objects_by_name(run)[("Secret", name)]
+    return secret
+
+
+def kinds(run: ProgramRun) -> set[str]:
+    return {item["kind"] for item in run.manifests()}
+
+
+def test_service_selects_the_pods_on_5000(dev_run: ProgramRun) -> None:
+    service = dev_run.manifest("Service")
+    assert service["metadata"]["name"] == "image-registry"
+    assert service["spec"]["type"] == "ClusterIP"
+    assert [(port["port"], port["targetPort"]) for port in service["spec"]["ports"]] == [(5000, "https")]
+    labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (container,) = dev_run.manifest("Deployment")["spec"]["template"]["spec"]["containers"]
+    assert [port["containerPort"] for port in container["ports"] if port["name"] == "https"] == [5000]
+
+
+def test_ingress_serves_every_hostname_with_our_certificate(dev_run: ProgramRun) -> None:
+    ingress = dev_run.manifest("Ingress")
+    hostnames = ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == hostnames
+    assert ingress["spec"]["tls"] == [{"hosts": hostnames, "secretName": tls_secret_name(dev_run)}]
+    for rule in ingress["spec"]["rules"]:
+        (path,) = rule["http"]["paths"]
+        assert path["path"] == "/"
+        assert path["pathType"] == "Prefix"
+        assert path["backend"]["service"] == {"name": "image-registry", "port": {"number": 5000}}
+
+
+def test_traefik_reencrypts_and_verifies_against_our_ca(dev_run: ProgramRun) -> None:
+    annotations = dev_run.manifest("Ingress")["metadata"]["annotations"]
+    assert annotations["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
+    assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+    service_annotations = dev_run.manifest("Service")["metadata"]["annotations"]
+    assert service_annotations["traefik.ingress.kubernetes.io/service.serversscheme"] == "https"
+    transport = dev_run.manifest("ServersTransport")
+    assert transport["apiVersion"] == "traefik.io/v1alpha1"
+    expected = f"{transport['metadata']['namespace']}-{transport['metadata']['name']}@kubernetescrd"
+    assert service_annotations["traefik.ingress.kubernetes.io/service.serverstransport"] == expected
+    assert transport["spec"]["serverName"] == "image-registry.kube-infra.svc"
+    (ca_secret_name,) = transport["spec"]["rootCAsSecrets"]
+    assert secret_named(dev_run, ca_secret_name)["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
+
+
+def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram) -> None:
+    run = run_with(ingress={"className": "nginx", "annotations": {"example.com/owner": "platform"}})
+    ingress = run.manifest("Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert annotations[prefix + "backend-protocol"] == "HTTPS"
+    namespace, ca_secret_name = annotations[prefix + "proxy-ssl-secret"].split("/")
+    assert namespace == "kube-infra"
+    # The CA alone: a Secret with tls.key would make nginx present the registry's key as a client certificate.
+    assert secret_named(run, ca_secret_name)["stringData"] == {"ca.crt": run.outputs["caCertPem"]}
+    assert annotations[prefix + "proxy-ssl-verify"] == "on"
+    assert annotations[prefix + "proxy-ssl-name"] == "image-registry.kube-infra.svc"
+    assert annotations[prefix + "proxy-body-size"] == "0"
+    assert annotations["example.com/owner"] == "platform"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert "ServersTransport" not in {item["kind"] for item in run.manifests()}
+    assert (
+        "annotations" not in run.manifest("Service")["metadata"]
+        or not run.manifest("Service")["metadata"]["annotations"]
+    )
+
+
+def test_ingress_can_be_turned_off(run_with: RunProgram) -> None:
+    run = run_with(ingress={"enabled": False})
+    assert {"Ingress", "ServersTransport"}.isdisjoint(kinds(run))
+    assert "annotations" not in run.manifest("Service")["metadata"]
+
+
+def test_network_policy_admits_only_the_https_port(dev_run: ProgramRun) -> None:
+    policy = dev_run.manifest("NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 5000, "protocol": "TCP"}]}]
+    labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_ca_secret_holds_the_ca_alone(dev_run: ProgramRun) -> None:
+    (ca_secret_name,) = dev_run.manifest("ServersTransport")["spec"]["rootCAsSecrets"]
+    assert secret_named(dev_run, ca_secret_name)["stringData"] == {"ca.crt": dev_run.outputs["caCertPem"]}
+
+
+def test_traefik_without_backend_verification_needs_no_crd(run_with: RunProgram) -> None:
+    run = run_with(ingress={"verifyBackend": False})
+    assert "ServersTransport" not in kinds(run)
+    service_annotations = run.manifest("Service")["metadata"]["annotations"]
+    assert service_annotations == {f"{TRAEFIK}service.serversscheme": "https"}
+    secrets = [item["stringData"] for item in run.manifests() if item["kind"] == "Secret"]
+    assert {"ca.crt": run.outputs["caCertPem"]} not in secrets
+
+
+def test_nginx_without_backend_verification(run_with: RunProgram) -> None:
+    run = run_with(ingress={"controller": "nginx", "verifyBackend": False})
+    annotations = run.manifest("Ingress")["metadata"]["annotations"]
+    assert annotations[f"{NGINX}proxy-ssl-verify"] == "off"
+    assert annotations[f"{NGINX}backend-protocol"] == "HTTPS"
+    assert f"{NGINX}proxy-ssl-secret" not in annotations
+
+
+@pytest.mark.parametrize(
+    ("ingress", "class_name", "controller_prefix"),
+    [
+        pytest.param({"className": "public"}, "public", TRAEFIK, id="own-class-traefik-annotations"),
+        pytest.param({"controller": "nginx", "className": "internal"}, "internal", NGINX, id="own-class-nginx"),
+        pytest.param({"controller": "nginx"}, "nginx", NGINX, id="nginx-default-class"),
+    ],
+)
+def test_the_class_names_the_ingress_class_the_controller_picks_the_annotations(
+    run_with: RunProgram, ingress: dict[str, str], class_name: str, controller_prefix: str
+) -> None:
+    ingress_object = run_with(ingress=ingress).manifest("Ingress")
+    assert ingress_object["spec"]["ingressClassName"] == class_name
+    annotations = ingress_object["metadata"]["annotations"]
+    prefixes = {key.split("/")[0] + "/" for key in annotations}
+    assert controller_prefix in prefixes
+    assert ({NGINX, TRAEFIK} - {controller_prefix}).isdisjoint(prefixes)
+
+
+def test_pulumi_up_does_not_wait_for_a_load_balancer_address_by_default(dev_run: ProgramRun) -> None:
+    assert dev_run.manifest("Ingress")["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
+def test_waiting_for_the_address_when_asked(run_with: RunProgram) -> None:
+    annotations = run_with(ingress={"waitForAddress": True}).manifest("Ingress")["metadata"]["annotations"]
+    assert "pulumi.com/skipAwait" not in annotations
+
+
+def test_objects_moved_here_keep_their_urns(dev_run: ProgramRun) -> None:
+    # They were the RegistryWorkload's children: without an alias, `pulumi up` on an existing
+    # stack would create them anew beside the old ones (and fail: the names are taken).
+    stack = "urn:pulumi:dev::image-registry::image-registry:index:RegistryStack"
+    workload = f"{stack}$image-registry:index:RegistryWorkload"
+    moved = {
+        "kubernetes:core/v1:Service": "image-registry-service",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": "image-registry-network-policy",
+        "kubernetes:networking.k8s.io/v1:Ingress": "image-registry-ingress",
+        "kubernetes:traefik.io/v1alpha1:ServersTransport": "image-registry-servers-transport",
+    }
+    for type_token, name in moved.items():
+        registration = dev_run.one(type_token)
+        assert "RegistryExposure" in registration.urn
+        assert f"{workload}${type_token}::{name}" in registration.aliases, type_token

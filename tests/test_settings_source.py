@@ -1,0 +1,154 @@
+"""Where settings come from: the engine's config as the CLI passes it, and the stack file's `secure:` leaves."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components.settings import SettingsError, parse_settings
+from components.settings.source import plain_password_indexes
+from tests.doubles import ProgramRun, dev_config, run_program
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "Cli-Channel-Passw0rd"
+
+
+def run_as_the_cli(
+    monkeypatch: pytest.MonkeyPatch, config: dict[str, str], secret_keys: list[str], root: Path = PROJECT_DIR
+) -> ProgramRun:
+    """The Python language host's way: PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS, nothing in-process."""
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(secret_keys))
+    return run_program({}, root_directory=root)
+
+
+def with_password(password: str = PASSWORD) -> dict[str, str]:
+    config = dev_config()
+    config["image-registry:users"] = json.dumps([{"name": "registry", "password": password}])
+    return config
+
+
+def test_the_cli_channel_accepts_a_secret_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = run_as_the_cli(monkeypatch, with_password(), ["image-registry:users"])
+    assert run.outputs["password"] == PASSWORD
+    assert "password" in run.secret_outputs
+
+
+def test_the_cli_channel_refuses_a_plain_password_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_as_the_cli(monkeypatch, with_password(), [])
+    assert "image-registry:users[0].password: (value hidden)" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_the_cli_channel_reads_plain_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = dev_config()
+    config["image-registry:namespace"] = "registry-system"
+    run = run_as_the_cli(monkeypatch, config, [])
+    assert run.outputs["namespace"] == "registry-system"
+    assert run.outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+
+
+def test_the_cli_channel_refuses_unknown_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = dev_config()
+    config["image-registry:hostname"] = '["typo.example.com"]'
+    with pytest.raises(pulumi.RunError, match=r"image-registry:hostname: is not a config key"):
+        run_as_the_cli(monkeypatch, config, [])
+
+
+@pytest.fixture
+def stack_file(tmp_path: Path) -> Path:
+    """A project directory of its own (the program finds Pulumi.<stack>.yaml beside Pulumi.yaml)."""
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    return tmp_path / "Pulumi.dev.yaml"
+
+
+def test_one_secret_password_does_not_let_a_plain_one_through(
+    stack_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `users` holds one secure leaf, so Pulumi lists the whole key as secret: the file says which leaf is plain.
+    stack_file.write_text(
+        yaml.safe_dump(
+            {
+                "config": {
+                    "image-registry:hostnames": ["registry.example.com"],
+                    "image-registry:users": [
+                        {"name": "ci", "password": {"secure": "v1:AAAA"}},
+                        {"name": "ops", "password": "plain-Passw0rd"},
+                    ],
+                }
+            }
+        )
+    )
+    config = dev_config()
+    config["image-registry:users"] = json.dumps(
+        [{"name": "ci", "password": "decrypted-Passw0rd"}, {"name": "ops", "password": "plain-Passw0rd"}]
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        run_as_the_cli(monkeypatch, config, ["image-registry:users"], root=stack_file.parent)
+    message = str(caught.value)
+    assert "image-registry:users[1].password: (value hidden)" in message
+    assert "users[0]" not in message
+    assert "Passw0rd" not in message
+
+
+def test_the_stack_file_is_found_through_stack_config_dir(stack_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = yaml.safe_load(stack_file.with_name("Pulumi.yaml").read_text())
+    stack_file.with_name("Pulumi.yaml").write_text(yaml.safe_dump({**project, "stackConfigDir": "stacks"}))
+    (stack_file.parent / "stacks").mkdir()
+    (stack_file.parent / "stacks" / "Pulumi.dev.yaml").write_text(
+        yaml.safe_dump({"config": {"image-registry:users": [{"name": "a", "password": "plain-Passw0rd"}]}})
+    )
+    config = with_password("plain-Passw0rd")
+    with pytest.raises(pulumi.RunError, match=r"users\[0\]\.password: \(value hidden\)"):
+        run_as_the_cli(monkeypatch, config, ["image-registry:users"], root=stack_file.parent)
+
+
+@pytest.mark.parametrize(
+    ("users", "plain"),
+    [
+        pytest.param([{"name": "a", "password": {"secure": "v1:x"}}], set(), id="secure"),
+        pytest.param([{"name": "a"}, {"name": "b", "password": "p"}], {1}, id="second-plain"),
+        pytest.param({"secure": "v1:whole-key"}, set(), id="whole-key-secure"),
+        pytest.param([{"name": "a", "password": {"secure": "v1:x", "extra": 1}}], {0}, id="not-a-secure-value"),
+    ],
+)
+def test_plain_password_indexes(users: object, plain: set[int]) -> None:
+    assert plain_password_indexes({"image-registry:users": users}) == plain
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("storage", {"sise": "Secret-Value-1"}, id="unknown-key-in-secret-object"),
+        pytest.param("storage", {"size": "Secret-Value-1"}, id="bad-value-in-secret-object"),
+        pytest.param("tls", {"organization": "Secret-Value-1" * 10}, id="too-long"),
+        pytest.param("hostnames", ["Secret-Value-1"], id="secret-list"),
+        pytest.param("image", "Secret-Value-1", id="secret-scalar"),
+        pytest.param("ingress", "Secret-Value-1", id="secret-not-json"),
+    ],
+)
+def test_no_value_of_a_secret_key_is_ever_echoed(key: str, value: object) -> None:
+    raw = {"hostnames": '["registry.example.com"]', key: value if isinstance(value, str) else json.dumps(value)}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, secret_keys={key})
+    assert "Secret-Value-1" not in str(caught.value)
+    assert f"image-registry:{key}" in str(caught.value)
+    assert "(value hidden)" in str(caught.value)
+
+
+def test_the_program_uses_only_public_pulumi_apis() -> None:
+    """No private SDK internals (such as pulumi.runtime.config._SECRET_KEYS): they change without notice."""
+    for path in [PROJECT_DIR / "__main__.py", *(PROJECT_DIR / "components").rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                assert not ast.unparse(node).startswith("pulumi"), f"{path.name}: {ast.unparse(node)}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pulumi"):
+                assert not any(alias.name.startswith("_") for alias in node.names), f"{path.name}: {node.module}"
+                assert "runtime.config" not in (node.module or ""), f"{path.name}: {node.module}"

@@ -115,6 +115,7 @@ def test_the_stack_file_is_found_through_stack_config_dir(stack_file: Path, monk
         pytest.param([{"name": "a", "password": {"secure": "v1:x"}}], set(), id="secure"),
         pytest.param([{"name": "a"}, {"name": "b", "password": "p"}], {1}, id="second-plain"),
         pytest.param({"secure": "v1:whole-key"}, set(), id="whole-key-secure"),
+        pytest.param([{"name": "a", "password": None}], set(), id="null-is-no-password"),
         pytest.param([{"name": "a", "password": {"secure": "v1:x", "extra": 1}}], {0}, id="not-a-secure-value"),
     ],
 )

@@ -28,17 +28,12 @@ def parse_settings(
     the `users[i]` whose password the stack file holds in plain text.
     Raises SettingsError listing every problem.
     """
-    hidden = ALWAYS_HIDDEN | set(secret_keys)
-    problems: list[str] = []
     data = {key: _decode(key, text) for key, text in raw.items() if text is not None}
     context = {"secret_keys": frozenset(secret_keys), "plain_password_indexes": frozenset(plain_password_indexes)}
     try:
-        settings = Settings.model_validate_json(json.dumps(data), context=context)
+        return Settings.model_validate_json(json.dumps(data), context=context)
     except ValidationError as error:
-        problems.extend(problems_of(error, hidden))
-    if problems:
-        raise SettingsError(problems)
-    return settings
+        raise SettingsError(problems_of(error, ALWAYS_HIDDEN | set(secret_keys))) from None
 
 
 def _decode(key: str, text: str) -> Any:

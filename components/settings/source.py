@@ -59,7 +59,7 @@ def plain_password_indexes(config: Mapping[str, Any]) -> frozenset[int]:
     return frozenset(
         index
         for index, user in enumerate(users)
-        if isinstance(user, Mapping) and "password" in user and not _is_secure(user["password"])
+        if isinstance(user, Mapping) and user.get("password") is not None and not _is_secure(user["password"])
     )
 
 

@@ -45,29 +45,7 @@ class RegistryStack(pulumi.ComponentResource):
         super().__init__("image-registry:index:RegistryStack", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        authority = CertificateAuthority(
-            f"{name}-ca",
-            CertificateAuthorityArgs(
-                common_name=f"{settings.name} CA ({settings.namespace})",
-                organization=settings.tls.organization,
-                validity_hours=settings.tls.ca_validity_hours,
-            ),
-            opts=child,
-        )
-        server_certificate = ServerCertificate(
-            f"{name}-server",
-            ServerCertificateArgs(
-                ca_cert_pem=authority.cert_pem,
-                ca_private_key_pem=authority.private_key_pem,
-                common_name=settings.hostnames[0],
-                organization=settings.tls.organization,
-                dns_names=settings.certificate_dns_names,
-                ip_addresses=settings.tls.extra_ip_addresses,
-                validity_hours=settings.tls.server_validity_hours,
-                early_renewal_hours=settings.tls.early_renewal_hours,
-            ),
-            opts=child,
-        )
+        authority, server_certificate = self._certificates(name, settings)
         users = HtpasswdSecret(
             f"{name}-users", HtpasswdSecretArgs(users=settings.users, bcrypt_cost=settings.bcrypt_cost), opts=child
         )
@@ -117,6 +95,33 @@ class RegistryStack(pulumi.ComponentResource):
             )
         )
         self.register_outputs(self.outputs())
+
+    def _certificates(self, name: str, settings: Settings) -> tuple[CertificateAuthority, ServerCertificate]:
+        child = pulumi.ResourceOptions(parent=self)
+        authority = CertificateAuthority(
+            f"{name}-ca",
+            CertificateAuthorityArgs(
+                common_name=f"{settings.name} CA ({settings.namespace})",
+                organization=settings.tls.organization,
+                validity_hours=settings.tls.ca_validity_hours,
+            ),
+            opts=child,
+        )
+        server_certificate = ServerCertificate(
+            f"{name}-server",
+            ServerCertificateArgs(
+                ca_cert_pem=authority.cert_pem,
+                ca_private_key_pem=authority.private_key_pem,
+                common_name=settings.hostnames[0],
+                organization=settings.tls.organization,
+                dns_names=settings.certificate_dns_names,
+                ip_addresses=settings.tls.extra_ip_addresses,
+                validity_hours=settings.tls.server_validity_hours,
+                early_renewal_hours=settings.tls.early_renewal_hours,
+            ),
+            opts=child,
+        )
+        return authority, server_certificate
 
     def outputs(self) -> dict[str, object]:
         """The stack-output contract (design: "Stack outputs"), by name."""

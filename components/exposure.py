@@ -1,4 +1,4 @@
-"""RegistryExposure: the Service, the NetworkPolicy and the Ingress, with what its controller needs."""
+"""RegistryExposure: the Service, the NetworkPolicy, the Ingress with what its controller needs, the ServiceMonitor."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ import pulumi_kubernetes as k8s
 
 from components.ingress_annotations import ingress_annotations, service_annotations
 from components.kube import object_metadata, selector_for
-from components.settings import REGISTRY_PORT, IngressSettings
+from components.network_policy import network_policy_spec
+from components.settings import METRICS_PORT, REGISTRY_PORT, Settings
 
 CA_KEY = "ca.crt"
 
 
 @dataclass(frozen=True)
 class RegistryExposureArgs:
+    settings: Settings
     namespace: pulumi.Input[str]
-    # The namespace's name as configured: annotations name it before it exists.
-    namespace_name: str
-    name: str
-    hostnames: tuple[str, ...]
-    ingress: IngressSettings
     tls_secret_name: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
     # The component that owned these objects before they moved here: aliased, so they keep their URNs.
@@ -29,35 +26,30 @@ class RegistryExposureArgs:
 
 
 class RegistryExposure(pulumi.ComponentResource):
-    """How clients reach the registry: a ClusterIP Service, a NetworkPolicy, and the Ingress when enabled."""
+    """How clients reach the registry: a ClusterIP Service, a NetworkPolicy, the Ingress and the ServiceMonitor."""
 
     service_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: RegistryExposureArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:RegistryExposure", name, None, opts)
         self._args = args
-        ingress = args.ingress
+        settings = args.settings
+        ingress = settings.ingress
         verify = ingress.enabled and ingress.verify_backend
         ca_secret_name = self._ca_secret().metadata.name if verify else None
         if verify and ingress.controller == "traefik":
             self._servers_transport(ca_secret_name)
-        service = k8s.core.v1.Service(
-            f"{args.name}-service",
-            metadata=self._metadata("", service_annotations(args.namespace_name, args.name, ingress)),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=selector_for(args.name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="https", port=REGISTRY_PORT, target_port="https", protocol="TCP", app_protocol="https"
-                    )
-                ],
-            ),
+        service = self._service()
+        k8s.networking.v1.NetworkPolicy(
+            f"{settings.name}-network-policy",
+            metadata=self._metadata(""),
+            spec=network_policy_spec(settings),
             opts=self._child(),
         )
-        self._network_policy()
         if ingress.enabled:
             self._ingress(service, ca_secret_name)
+        if settings.metrics.service_monitor:
+            self._service_monitor()
         self.service_name = service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
 
@@ -68,12 +60,32 @@ class RegistryExposure(pulumi.ComponentResource):
     def _metadata(
         self, suffix: str | None, annotations: dict[str, pulumi.Input[str]] | None = None
     ) -> k8s.meta.v1.ObjectMetaArgs:
-        return object_metadata(self._args.name, self._args.namespace, suffix, annotations or None)
+        return object_metadata(self._args.settings.name, self._args.namespace, suffix, annotations or None)
+
+    def _service(self) -> k8s.core.v1.Service:
+        settings = self._args.settings
+        ports = [
+            k8s.core.v1.ServicePortArgs(
+                name="https", port=REGISTRY_PORT, target_port="https", protocol="TCP", app_protocol="https"
+            )
+        ]
+        if settings.metrics.enabled:
+            ports.append(
+                k8s.core.v1.ServicePortArgs(
+                    name="metrics", port=METRICS_PORT, target_port="metrics", protocol="TCP", app_protocol="http"
+                )
+            )
+        return k8s.core.v1.Service(
+            f"{settings.name}-service",
+            metadata=self._metadata("", service_annotations(settings.namespace, settings.name, settings.ingress)),
+            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector_for(settings.name), ports=ports),
+            opts=self._child(),
+        )
 
     def _ca_secret(self) -> k8s.core.v1.Secret:
         """The CA alone, for the ingress controller to verify the pod with (no key leaves the registry)."""
         return k8s.core.v1.Secret(
-            f"{self._args.name}-ca",
+            f"{self._args.settings.name}-ca",
             metadata=self._metadata("ca"),
             type="Opaque",
             string_data=pulumi.Output.from_input(self._args.ca_cert_pem).apply(lambda pem: {CA_KEY: pem}),
@@ -81,52 +93,39 @@ class RegistryExposure(pulumi.ComponentResource):
         )
 
     def _servers_transport(self, ca_secret_name: pulumi.Input[str] | None) -> None:
+        settings = self._args.settings
         # Traefik re-encrypts to the pod and verifies it against our CA.
         k8s.apiextensions.CustomResource(
-            f"{self._args.name}-servers-transport",
+            f"{settings.name}-servers-transport",
             api_version="traefik.io/v1alpha1",
             kind="ServersTransport",
             metadata=self._metadata(""),
             spec={
-                "serverName": f"{self._args.name}.{self._args.namespace_name}.svc",
+                "serverName": f"{settings.name}.{settings.namespace}.svc",
                 # Traefik 2.10 to 3.x all read rootCAsSecrets (3.4 added rootCAs and deprecated it).
                 "rootCAsSecrets": [ca_secret_name],
             },
             opts=self._child(),
         )
 
-    def _network_policy(self) -> None:
-        # Only the HTTPS port is reachable.
-        k8s.networking.v1.NetworkPolicy(
-            f"{self._args.name}-network-policy",
-            metadata=self._metadata(""),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_for(self._args.name)),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=REGISTRY_PORT, protocol="TCP")]
-                    )
-                ],
-            ),
-            opts=self._child(),
-        )
-
     def _ingress(self, service: k8s.core.v1.Service, ca_secret_name: pulumi.Input[str] | None) -> None:
-        args = self._args
+        settings = self._args.settings
         backend = k8s.networking.v1.IngressBackendArgs(
             service=k8s.networking.v1.IngressServiceBackendArgs(
                 name=service.metadata.name, port=k8s.networking.v1.ServiceBackendPortArgs(number=REGISTRY_PORT)
             )
         )
+        annotations = ingress_annotations(settings.namespace, settings.name, settings.ingress, ca_secret_name)
         k8s.networking.v1.Ingress(
-            f"{args.name}-ingress",
-            metadata=self._metadata(
-                "", ingress_annotations(args.namespace_name, args.name, args.ingress, ca_secret_name)
-            ),
+            f"{settings.name}-ingress",
+            metadata=self._metadata("", annotations),
             spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=args.ingress.class_name,
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=list(args.hostnames), secret_name=args.tls_secret_name)],
+                ingress_class_name=settings.ingress.class_name,
+                tls=[
+                    k8s.networking.v1.IngressTLSArgs(
+                        hosts=list(settings.hostnames), secret_name=self._args.tls_secret_name
+                    )
+                ],
                 rules=[
                     k8s.networking.v1.IngressRuleArgs(
                         host=host,
@@ -134,8 +133,23 @@ class RegistryExposure(pulumi.ComponentResource):
                             paths=[k8s.networking.v1.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
                         ),
                     )
-                    for host in args.hostnames
+                    for host in settings.hostnames
                 ],
             ),
             opts=self._child(),
+        )
+
+    def _service_monitor(self) -> None:
+        name = self._args.settings.name
+        # Prometheus Operator scrapes the Service's `metrics` port (plain HTTP, inside the cluster).
+        k8s.apiextensions.CustomResource(
+            f"{name}-service-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=object_metadata(name, self._args.namespace, ""),
+            spec={
+                "selector": {"matchLabels": selector_for(name)},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "scheme": "http", "interval": "30s"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -52,12 +52,7 @@ class RegistryStack(pulumi.ComponentResource):
         workload = RegistryWorkload(
             f"{name}-workload",
             RegistryWorkloadArgs(
-                namespace=settings.namespace,
-                create_namespace=settings.create_namespace,
-                name=settings.name,
-                image=settings.image,
-                replicas=settings.replicas,
-                storage=settings.storage,
+                settings=settings,
                 tls_cert_pem=server_certificate.cert_pem,
                 tls_private_key_pem=server_certificate.private_key_pem,
                 ca_cert_pem=authority.cert_pem,
@@ -68,11 +63,8 @@ class RegistryStack(pulumi.ComponentResource):
         exposure = RegistryExposure(
             f"{name}-exposure",
             RegistryExposureArgs(
+                settings=settings,
                 namespace=workload.namespace,
-                namespace_name=settings.namespace,
-                name=settings.name,
-                hostnames=settings.hostnames,
-                ingress=settings.ingress,
                 tls_secret_name=workload.tls_secret_name,
                 ca_cert_pem=authority.cert_pem,
                 previous_parent=workload,

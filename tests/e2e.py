@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ REQUIRED_TOOLS = (
     "iptables",
     "openssl",
     "nginx",
+    "haproxy",
 )
 NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
 REPOSITORY = "utils/busybox"
@@ -49,6 +51,14 @@ class Registry:
     layout: PodLayout
     sandbox: Sandbox
     workspace: Path
+    # Where clients run: the pod's own network unless the registry sits behind a proxy elsewhere.
+    client_sandbox: Sandbox | None = None
+    # What every new pod needs before its registry starts (a link to an object store, say).
+    on_new_pod: Callable[[Sandbox], None] | None = None
+
+    @property
+    def client(self) -> Sandbox:
+        return self.client_sandbox or self.sandbox
 
     @property
     def password(self) -> str:
@@ -64,36 +74,55 @@ class Registry:
 
     @property
     def trust_dir(self) -> str:
-        return self.sandbox.inside(self.workspace / "trust")
+        return self.client.inside(self.workspace / "trust")
 
     @property
     def ca_file(self) -> str:
-        return self.sandbox.inside(self.workspace / "trust" / "ca.crt")
+        return self.client.inside(self.workspace / "trust" / "ca.crt")
 
     def credentials(self, password: str | None = None) -> str:
         return f"{self.username}:{password if password is not None else self.password}"
 
     def skopeo(self, *argv: str) -> tuple[int, str]:
-        result = self.sandbox.run("skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), *argv)
+        result = self.client.run("skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), *argv)
         return result.returncode, result.stderr.strip()
 
     def push(self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
         return self.skopeo(
             "copy", "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
-            f"oci:{self.sandbox.inside(layout)}:latest", f"docker://{address}/{reference}",
+            f"oci:{self.client.inside(layout)}:latest", f"docker://{address}/{reference}",
         )  # fmt: skip
+
+    def push_killed_midway(self, layout: Path, address: str, reference: str) -> tuple[int, str]:
+        """Push, and SIGKILL the registry once the layers are on their way; the push's (code, error)."""
+        log = self.sandbox.registry_log
+        before = log.read_text().count("blobs/uploads/")
+        push = self.client.start(
+            "skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), "copy",
+            "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
+            f"oci:{self.client.inside(layout)}:latest", f"docker://{address}/{reference}",
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while log.read_text().count("blobs/uploads/") == before and push.poll() is None:
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert push.poll() is None, "the push ended before the registry could be killed: use a larger image"
+        self.sandbox.kill_registry()
+        _, error = push.communicate(timeout=120)
+        return push.returncode, error.strip()
 
     def pull(self, address: str, destination: Path, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
         return self.skopeo(
             "copy", "--src-cert-dir", self.trust_dir, "--src-creds", self.credentials(),
-            f"docker://{address}/{reference}", f"oci:{self.sandbox.inside(destination)}:latest",
+            f"docker://{address}/{reference}", f"oci:{self.client.inside(destination)}:latest",
         )  # fmt: skip
 
     def curl(self, url: str, *options: str) -> tuple[int, str, str]:
         """(curl exit code, HTTP status, body): trusting only the stack's CA unless told otherwise."""
         trust = [] if "--no-ca" in options else ["--cacert", self.ca_file]
         rest = [option for option in options if option != "--no-ca"]
-        result = self.sandbox.run("curl", "-sS", "-w", "\n%{http_code}", *trust, *rest, url)
+        result = self.client.run("curl", "-sS", "-w", "\n%{http_code}", *trust, *rest, url)
         body, _, status = result.stdout.rpartition("\n")
         return result.returncode, status, (body or result.stderr).strip()
 
@@ -104,25 +133,41 @@ class Registry:
 
     def inspect_digest(self, address: str, *, trust: bool = True, password: str | None = None) -> tuple[int, str]:
         options = ["--cert-dir", self.trust_dir] if trust else []
-        result = self.sandbox.run(
-            "skopeo", "--policy", self.sandbox.inside(self.workspace / "policy.json"), "inspect", *options,
+        result = self.client.run(
+            "skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), "inspect", *options,
             "--creds", self.credentials(password), "--format", "{{.Digest}}", f"docker://{address}/{REPOSITORY}:latest",
         )  # fmt: skip
         return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
 
-    def restart_pod(self) -> None:
-        """A new pod for the same Deployment, as after a rollout or an eviction: volumes laid out anew."""
+    def pulled_digest(self, address: str, reference: str, destination: Path) -> str:
+        """Pull `reference` into an OCI layout (skopeo checks every blob's digest) and return its manifest digest."""
+        code, error = self.pull(address, destination, reference)
+        assert code == 0, error
+        digest: str = json.loads((destination / "index.json").read_text())["manifests"][0]["digest"]
+        return digest
+
+    def restart_pod(self, run: ProgramRun | None = None) -> None:
+        """A new pod for the Deployment (of `run`, when its settings changed), as after a rollout or an
+        eviction: volumes laid out anew."""
         self.sandbox.close()
+        self.run = run or self.run
         redirect_ingress = self.layout.redirect_ingress
         self.layout = PodLayout.from_run(self.run, self.workspace, self.layout.host_names)
         self.layout.redirect_ingress = redirect_ingress
         self.sandbox = Sandbox(self.layout)
+        if self.on_new_pod is not None:
+            self.on_new_pod(self.sandbox)
         self.sandbox.start_registry()
 
 
 @contextmanager
 def running_registry(
-    run: ProgramRun, mocks: FaithfulMocks, workspace: Path, *, redirect_ingress: bool = True
+    run: ProgramRun,
+    mocks: FaithfulMocks,
+    workspace: Path,
+    *,
+    redirect_ingress: bool = True,
+    on_new_pod: Callable[[Sandbox], None] | None = None,
 ) -> Iterator[Registry]:
     """The rendered pod, started; every certificate name (and one that is not) resolves to it."""
     require_tools()
@@ -131,8 +176,10 @@ def running_registry(
     trust = workspace / "trust"
     trust.mkdir(exist_ok=True)
     (trust / "ca.crt").write_text(run.outputs["caCertPem"])
-    registry = Registry(run, mocks, layout, Sandbox(layout), workspace)
+    registry = Registry(run, mocks, layout, Sandbox(layout), workspace, on_new_pod=on_new_pod)
     try:
+        if on_new_pod is not None:
+            on_new_pod(registry.sandbox)
         registry.sandbox.start_registry()
         yield registry
     finally:

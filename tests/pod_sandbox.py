@@ -61,16 +61,21 @@ class PodLayout:
     run_as_user: int
     run_as_group: int
     fs_group: int
+    argv: list[str] = field(default_factory=list)
     host_names: list[str] = field(default_factory=list)
     port: int = 5000
     # External names reach the pod on 443 (the Ingress, as a redirect); off when a real proxy listens there.
     redirect_ingress: bool = True
+    # Pods side by side in one workspace keep their volumes apart (claims are shared, as in a cluster).
+    pod_name: str = "pod"
 
     @classmethod
-    def from_run(cls, run: ProgramRun, workspace: Path, host_names: list[str]) -> PodLayout:
-        """The pod's layout; again on the same workspace, a new pod: emptyDir starts empty, claims keep data."""
-        deployment = run.manifest("Deployment")
-        pod = deployment["spec"]["template"]["spec"]
+    def from_run(
+        cls, run: ProgramRun, workspace: Path, host_names: list[str], *, kind: str = "Deployment", pod_name: str = "pod"
+    ) -> PodLayout:
+        """The pod of the Deployment (or CronJob); again on the same workspace, a new pod: emptyDir starts
+        empty, claims keep their data."""
+        pod = pod_template(run, kind)["spec"]
         (container,) = pod["containers"]
         security = pod["securityContext"]
         objects = objects_by_name(run)
@@ -81,8 +86,10 @@ class PodLayout:
             run_as_user=security["runAsUser"],
             run_as_group=security["runAsGroup"],
             fs_group=security["fsGroup"],
+            argv=entrypoint(container),
             host_names=host_names,
-            port=next(port["containerPort"] for port in container["ports"] if port["name"] == "https"),
+            port=next((port["containerPort"] for port in container.get("ports", []) if port["name"] == "https"), 0),
+            pod_name=pod_name,
         )
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
         for mount in container["volumeMounts"]:
@@ -92,7 +99,7 @@ class PodLayout:
         return layout
 
     def lay_out_volume(self, volume: dict[str, Any], objects: dict[tuple[str, str], Any]) -> Path:
-        root = Path(self.workspace) / "volumes"
+        root = Path(self.workspace) / "volumes" / self.pod_name
         if "secret" in volume:
             source = volume["secret"]
             secret = objects[("Secret", source["secretName"])]
@@ -117,9 +124,28 @@ class PodLayout:
 
     def update_secret(self, run: ProgramRun, volume_name: str) -> None:
         """What the kubelet does when a mounted Secret changes: rewrite it, swapping ..data atomically."""
-        pod = run.manifest("Deployment")["spec"]["template"]["spec"]
+        pod = pod_template(run)["spec"]
         volume = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)
         self.lay_out_volume(volume, objects_by_name(run))
+
+
+def pod_template(run: ProgramRun, kind: str = "Deployment") -> dict[str, Any]:
+    workload = run.manifest(kind)["spec"]
+    template: dict[str, Any] = (workload["jobTemplate"]["spec"] if kind == "CronJob" else workload)["template"]
+    return template
+
+
+def entrypoint(container: dict[str, Any]) -> list[str]:
+    """What the registry image runs for this container: its /entrypoint.sh (2.x and 3.x alike) applied
+    to the container's args, or the image's CMD, with Debian's binary standing in for `registry`."""
+    if "command" in container:
+        return [*container["command"], *container.get("args", [])]
+    args = list(container.get("args") or [IMAGE_CONFIG_PATH])
+    if args[0].endswith((".yaml", ".yml")):
+        args = ["registry", "serve", *args]
+    elif args[0] in ("serve", "garbage-collect", "help") or args[0].startswith("-"):
+        args = ["registry", *args]
+    return [REGISTRY_BINARY if args[0] == "registry" else args[0], *args[1:]]
 
 
 def objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
@@ -181,15 +207,18 @@ class Sandbox:
         self.layout = layout
         self.workspace = Path(layout.workspace)
         self.registry: subprocess.Popen[bytes] | None = None
-        self.registry_log = self.workspace / "registry.log"
+        # Its own corner of the workspace: several pods may share one (and its claims).
+        state = self.workspace / f".sandbox-{layout.pod_name}"
+        self.registry_log = self.workspace / f"{layout.pod_name}-registry.log"
         self.helpers: list[subprocess.Popen[bytes]] = []
         self.pid: int | None = None
-        plan = self.workspace / "plan.json"
+        plan = state / "plan.json"
+        (state / "nsroot").mkdir(parents=True, exist_ok=True)
         plan.write_text(json.dumps(asdict(layout)))
-        for directory in ("home", "tmp", "nsroot"):
+        for directory in ("home", "tmp"):
             (self.workspace / directory).mkdir(exist_ok=True)
         (self.workspace / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-        ready = self.workspace / "ready"
+        ready = state / "ready"
         ready.unlink(missing_ok=True)
         self.holder = subprocess.Popen(
             [
@@ -227,6 +256,16 @@ class Sandbox:
         """A workspace path as commands inside the sandbox see it."""
         return f"{INSIDE}/{path.relative_to(self.workspace)}"
 
+    def start(self, *argv: str) -> subprocess.Popen[str]:
+        """A client command inside the pod's namespaces, in the background."""
+        return subprocess.Popen(
+            [*self._enter(), *argv],
+            env={"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """A client command inside the pod's namespaces, with a clean environment."""
         return subprocess.run(
@@ -246,36 +285,74 @@ class Sandbox:
         """Until `url` answers 200 (or anything, with `any_answer`) over HTTPS, as an unverifying probe sees it."""
         deadline = time.monotonic() + 20
         while True:
-            probe = self.run("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", url)
+            probe = self.run("curl", "-sk", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", url)
             if probe.stdout == "200" or (any_answer and probe.stdout not in ("", "000")):
                 return
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not become ready:\n{log.read_text()}")
             time.sleep(0.05)
 
-    def start_registry(self) -> None:
-        """`docker-registry serve` with exactly the container's environment, as the pod's user."""
+    def _as_the_pod(self) -> list[str]:
         layout = self.layout
-        user = [
-            "setpriv",
-            f"--reuid={layout.run_as_user}",
-            f"--regid={layout.run_as_group}",
-            f"--groups={layout.fs_group}",
-            "--",
-        ]
-        self.registry = self._spawn(
-            [*user, REGISTRY_BINARY, "serve", IMAGE_CONFIG_PATH], dict(layout.env), self.registry_log
+        return ["setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}",
+                f"--groups={layout.fs_group}", "--"]  # fmt: skip
+
+    def start_registry(self, *, wait: bool = True) -> None:
+        """The container's process (the image's entrypoint on its args), its environment exactly, as the pod's user."""
+        self.registry = self._spawn([*self._as_the_pod(), *self.layout.argv], dict(self.layout.env), self.registry_log)
+        if wait:
+            self._wait_until(f"https://127.0.0.1:{self.layout.port}/", self.registry, self.registry_log)
+
+    def kill_registry(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a node failure would end it: no shutdown at all."""
+        assert self.registry is not None
+        self.registry.kill()
+        self.registry.wait(timeout=15)
+        self.registry = None
+
+    def run_container(self) -> subprocess.CompletedProcess[str]:
+        """The container's process run to its end (a Job's pod), as the pod's user with its environment."""
+        return subprocess.run(
+            [*self._enter(), *self._as_the_pod(), *self.layout.argv],
+            env=dict(self.layout.env),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
-        self._wait_until(f"https://127.0.0.1:{layout.port}/", self.registry, self.registry_log)
+
+    def start_helper(
+        self, name: str, argv: list[str], ready_url: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A server beside the pod (an object store, a proxy) in its network, once `ready_url` answers."""
+        log = self.workspace / f"{name}.log"
+        process = self._spawn(argv, env or {"PATH": CLIENT_PATH}, log)
+        self.helpers.append(process)
+        self._wait_until(ready_url, process, log, any_answer=True)
+        return process
+
+    def connect(self, pod: Sandbox, index: int) -> str:
+        """A link from this sandbox's network (the node's) to a pod's, as a CNI gives a pod its address."""
+        subnet, node_side, pod_side = f"10.244.{index}", f"irn{os.getpid() % 100000}-{index}", f"irp{index}"
+        commands = [
+            ["ip", "link", "add", node_side, "type", "veth", "peer", "name", pod_side],
+            ["ip", "link", "set", node_side, "netns", str(self.pid)],
+            ["ip", "link", "set", pod_side, "netns", str(pod.pid)],
+            ["nsenter", f"--target={self.pid}", "--net", "ip", "addr", "add", f"{subnet}.1/24", "dev", node_side],
+            ["nsenter", f"--target={self.pid}", "--net", "ip", "link", "set", node_side, "up"],
+            ["nsenter", f"--target={pod.pid}", "--net", "ip", "addr", "add", f"{subnet}.2/24", "dev", pod_side],
+            ["nsenter", f"--target={pod.pid}", "--net", "ip", "link", "set", pod_side, "up"],
+        ]
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        return f"{subnet}.2"
 
     def start_nginx(self, config: Path) -> None:
         """Debian's nginx in front of the pod, on 443 (the layout must not redirect 443 itself)."""
         assert not self.layout.redirect_ingress
         self.stop_helpers()
-        log = self.workspace / "nginx.log"
-        nginx = self._spawn(["nginx", "-c", self.inside(config), "-g", "daemon off;"], {"PATH": CLIENT_PATH}, log)
-        self.helpers.append(nginx)
-        self._wait_until(f"https://127.0.0.1:{INGRESS_PORT}/", nginx, log, any_answer=True)
+        argv = ["nginx", "-c", self.inside(config), "-g", "daemon off;"]
+        self.start_helper("nginx", argv, f"https://127.0.0.1:{INGRESS_PORT}/")
 
     def stop_registry(self) -> None:
         if self.registry is not None and self.registry.poll() is None:
@@ -314,7 +391,8 @@ def _hold(plan_path: str) -> None:
     layout = PodLayout(**json.loads(Path(plan_path).read_text()))
     layout.mounts = [Mount(**mount) for mount in layout.mounts]  # type: ignore[arg-type]
     workspace = Path(layout.workspace)
-    nsroot = workspace / "nsroot"
+    state = Path(plan_path).parent
+    nsroot = state / "nsroot"
     root = nsroot / "root"
 
     def sh(*argv: str) -> None:
@@ -364,7 +442,7 @@ def _hold(plan_path: str) -> None:
         # What the Ingress does for external names: 443 reaches the registry's port.
         sh("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", str(INGRESS_PORT),
            "-j", "REDIRECT", "--to-ports", str(layout.port))  # fmt: skip
-    Path(INSIDE, "ready").write_text("ready")
+    Path(INSIDE, state.relative_to(workspace), "ready").write_text("ready")
     signal.pause()
 
 

@@ -96,12 +96,68 @@ def test_ingress_can_be_turned_off(run_with: RunProgram) -> None:
     assert "annotations" not in run.manifest("Service")["metadata"]
 
 
-def test_network_policy_admits_only_the_https_port(dev_run: ProgramRun) -> None:
+def namespaces_of(rule: dict[str, Any]) -> list[str]:
+    return [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule["from"]]
+
+
+def test_network_policy_admits_the_registry_port_from_the_controller_only(dev_run: ProgramRun) -> None:
     policy = dev_run.manifest("NetworkPolicy")
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": 5000, "protocol": "TCP"}]}]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 5000, "protocol": "TCP"}]
+    assert namespaces_of(rule) == ["kube-system"]
     labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_network_policy_namespaces_and_metrics(run_with: RunProgram) -> None:
+    run = run_with(
+        ingress={"controller": "nginx"},
+        networkPolicy={"allowFrom": ["ci", "ingress-nginx"]},
+        metrics={"enabled": True, "allowFrom": ["observability"]},
+    )
+    registry_rule, metrics_rule = run.manifest("NetworkPolicy")["spec"]["ingress"]
+    assert namespaces_of(registry_rule) == ["ingress-nginx", "ci"]
+    assert (namespaces_of(metrics_rule), metrics_rule["ports"]) == (
+        ["observability"],
+        [{"port": 5001, "protocol": "TCP"}],
+    )
+
+
+def test_a_port_nobody_may_reach_gets_no_rule(run_with: RunProgram) -> None:
+    # An ingress rule without peers would admit every pod of the cluster.
+    spec = run_with(ingress={"enabled": False}).manifest("NetworkPolicy")["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert "ingress" not in spec or spec["ingress"] == []
+
+
+def test_restricted_egress_allows_dns_and_the_object_store(run_with: RunProgram) -> None:
+    storage = {"type": "s3", "bucket": "images", "regionEndpoint": "http://10.20.30.40:9000", "forcePathStyle": True}
+    spec = run_with(storage=storage, networkPolicy={"restrictEgress": True}).manifest("NetworkPolicy")["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, store = spec["egress"]
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert store == {"to": [{"ipBlock": {"cidr": "10.20.30.40/32"}}], "ports": [{"port": 9000, "protocol": "TCP"}]}
+    claim_spec = run_with(networkPolicy={"restrictEgress": True}).manifest("NetworkPolicy")["spec"]
+    assert len(claim_spec["egress"]) == 1, "a claim needs no network: DNS only"
+
+
+def test_metrics_port_on_the_service_and_a_service_monitor(run_with: RunProgram) -> None:
+    run = run_with(metrics={"enabled": True, "serviceMonitor": True})
+    ports = {port["name"]: port for port in run.manifest("Service")["spec"]["ports"]}
+    assert ports["metrics"]["port"] == 5001
+    monitor = run.manifest("ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "scheme": "http", "interval": "30s"}
+    ]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= run.manifest("Service")["metadata"]["labels"].items()
+
+
+def test_no_metrics_port_and_no_monitor_by_default(dev_run: ProgramRun) -> None:
+    assert [port["name"] for port in dev_run.manifest("Service")["spec"]["ports"]] == ["https"]
+    assert "ServiceMonitor" not in kinds(dev_run)
 
 
 def test_the_ca_secret_holds_the_ca_alone(dev_run: ProgramRun) -> None:

@@ -165,7 +165,7 @@ def test_the_readme_stands_on_its_own() -> None:
 
 def test_ci_installs_the_end_to_end_tools_and_runs_make_test() -> None:
     script = (PROJECT_DIR / ".ci" / "run").read_text()
-    for package in ("docker-registry", "skopeo", "busybox-static", "iptables", "nginx"):
+    for package in ("docker-registry", "skopeo", "busybox-static", "iptables", "nginx", "haproxy"):
         assert package in script
     assert script.rstrip().endswith("make test")
     assert os.access(PROJECT_DIR / ".ci" / "run", os.X_OK)

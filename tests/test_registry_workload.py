@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
@@ -26,6 +27,7 @@ DEV_KINDS = sorted(
         "Secret",
         "Secret",
         "Service",
+        "ServiceAccount",
         "ServersTransport",
     ]
 )
@@ -153,13 +155,28 @@ def test_htpasswd_is_mounted_as_a_directory_so_updates_reach_the_file(dev_run: P
     assert all("subPath" not in item for item in container(dev_run)["volumeMounts"])
 
 
-def test_replicas_share_the_http_secret(dev_run: ProgramRun) -> None:
-    env = environment(dev_run)
-    assert len(env["REGISTRY_HTTP_SECRET"]) >= 32
+def test_the_http_secret_is_a_file_every_replica_shares(dev_run: ProgramRun) -> None:
+    # The registry reads http.secret from its config file: the container is given one, from a Secret.
+    (config_file,) = container(dev_run)["args"]
+    config_mount = mounts(dev_run)[posixpath.dirname(config_file)]
+    assert config_mount["readOnly"] is True
+    secret = secret_named(dev_run, volumes(dev_run)[config_mount["name"]]["secret"]["secretName"])
+    config = yaml.safe_load(secret["stringData"][posixpath.basename(config_file)])
+    assert config == {"version": 0.1, "http": {"secret": config["http"]["secret"]}}
+    assert len(config["http"]["secret"]) >= 32
     registration = next(
-        item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-http-secret")
+        item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-registry")
     )
     assert contains_secret(registration.inputs["stringData"])
+    assert "REGISTRY_HTTP_SECRET" not in environment(dev_run)
+
+
+def test_no_secret_reaches_the_environment(run_with: RunProgram) -> None:
+    storage = {"type": "s3", "bucket": "images", "accessKey": "AKIAEXAMPLE", "secretKey": "s3cr3t-Example-Key"}
+    run = run_with(storage=storage, replicas=2, secret_keys=["image-registry:storage"])
+    assert all("configMapKeyRef" in item["valueFrom"] for item in container(run)["env"])
+    config_map = run.manifest("ConfigMap")["data"]
+    assert not any("s3cr3t-Example-Key" in value or "AKIAEXAMPLE" in value for value in config_map.values())
 
 
 def test_data_lives_on_a_protected_claim(dev_run: ProgramRun) -> None:
@@ -235,3 +252,71 @@ def test_certificate_and_settings_changes_roll_the_pods_user_changes_do_not() ->
 def template(run: ProgramRun) -> dict[str, Any]:
     result: dict[str, Any] = run.manifest("Deployment")["spec"]["template"]
     return result
+
+
+def test_its_own_service_account_without_a_token(dev_run: ProgramRun) -> None:
+    account = dev_run.manifest("ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    pod = dev_run.manifest("Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == "image-registry"
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_one_replica_needs_no_budget_or_spread(dev_run: ProgramRun) -> None:
+    assert "PodDisruptionBudget" not in {item["kind"] for item in dev_run.manifests()}
+    assert "topologySpreadConstraints" not in dev_run.manifest("Deployment")["spec"]["template"]["spec"]
+
+
+def test_replicas_get_a_disruption_budget_a_spread_and_a_gapless_rollout(run_with: RunProgram) -> None:
+    run = run_with(replicas=3, storage={"accessMode": "ReadWriteMany"})
+    budget = run.manifest("PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    labels = run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (spread,) = run.manifest("Deployment")["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"], spread["maxSkew"]) == (
+        "kubernetes.io/hostname",
+        "ScheduleAnyway",
+        1,
+    )
+    assert run.manifest("Deployment")["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_sizing_and_placement_from_config(run_with: RunProgram) -> None:
+    affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {}}]}}
+    run = run_with(
+        resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        nodeSelector={"kubernetes.io/os": "linux"},
+        tolerations=[{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+        affinity=affinity,
+        priorityClassName="infra-critical",
+    )
+    pod = run.manifest("Deployment")["spec"]["template"]["spec"]
+    assert container(run)["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}]
+    assert pod["affinity"] == affinity
+    assert pod["priorityClassName"] == "infra-critical"
+
+
+def test_default_sizing_is_todays(dev_run: ProgramRun) -> None:
+    assert container(dev_run)["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+
+
+def test_read_only_in_the_json_form(run_with: RunProgram, dev_run: ProgramRun) -> None:
+    # The leaf form (…_READONLY_ENABLED=true) makes the registry panic at start.
+    assert json.loads(environment(dev_run)["REGISTRY_STORAGE_MAINTENANCE_READONLY"]) == {"enabled": False}
+    env = environment(run_with(maintenance={"readOnly": True}))
+    assert json.loads(env["REGISTRY_STORAGE_MAINTENANCE_READONLY"]) == {"enabled": True}
+    assert not any(name.startswith("REGISTRY_STORAGE_MAINTENANCE_READONLY_") for name in env)
+
+
+def test_metrics_on_their_own_port_when_asked(run_with: RunProgram) -> None:
+    run = run_with(metrics={"enabled": True})
+    env = environment(run)
+    assert (env["REGISTRY_HTTP_DEBUG_ADDR"], env["REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED"]) == (":5001", "true")
+    assert "REGISTRY_HTTP_DEBUG" not in env
+    assert {port["name"]: port["containerPort"] for port in container(run)["ports"]} == {"https": 5000, "metrics": 5001}

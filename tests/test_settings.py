@@ -195,7 +195,9 @@ BAD_INPUTS = [
     ),
     pytest.param({"replicas": 0}, "replicas", "0", "≥ 1", id="replicas-zero"),
     pytest.param({"replicas": 2}, "replicas", "2", "ReadWriteMany", id="replicas-on-rwo"),
-    pytest.param({"storage": {"type": "nfs"}}, "storage.type", '"nfs"', "pvc or emptyDir", id="storage-type-unknown"),
+    pytest.param(
+        {"storage": {"type": "nfs"}}, "storage.type", '"nfs"', "pvc or emptyDir or s3", id="storage-type-unknown"
+    ),
     pytest.param(
         {"users": [{"name": "ci:bot"}]}, "users[0].name", "(value hidden)", "without ':'", id="user-with-colon"
     ),
@@ -231,7 +233,7 @@ BAD_INPUTS = [
     pytest.param(
         {"replicas": 2, "storage": {"type": "emptyDir"}}, "replicas", "2", "emptyDir", id="replicas-on-emptydir"
     ),
-    pytest.param({"storage": {"type": "s3"}}, "storage.type", '"s3"', "pvc or emptyDir", id="storage-s3-later"),
+    pytest.param({"storage": {"type": "s3"}}, "storage.bucket", "", "S3 bucket name", id="storage-s3-needs-a-bucket"),
     pytest.param({"storage": {"size": "20GB"}}, "storage.size", '"20GB"', "quantity", id="storage-size-unit"),
     pytest.param({"storage": {"size": "0Gi"}}, "storage.size", '"0Gi"', "positive", id="storage-size-zero"),
     pytest.param(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.settings import SettingsError, parse_settings
-from components.settings.source import plain_password_indexes
+from components.settings.source import plain_leaves
 from tests.doubles import ProgramRun, dev_config, run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -112,15 +112,24 @@ def test_the_stack_file_is_found_through_stack_config_dir(stack_file: Path, monk
 @pytest.mark.parametrize(
     ("users", "plain"),
     [
-        pytest.param([{"name": "a", "password": {"secure": "v1:x"}}], set(), id="secure"),
-        pytest.param([{"name": "a"}, {"name": "b", "password": "p"}], {1}, id="second-plain"),
+        pytest.param([{"name": "a", "password": {"secure": "v1:x"}}], {"users[0].name"}, id="secure"),
+        pytest.param(
+            [{"name": "a"}, {"name": "b", "password": "p"}],
+            {"users[0].name", "users[1].name", "users[1].password"},
+            id="second-plain",
+        ),
         pytest.param({"secure": "v1:whole-key"}, set(), id="whole-key-secure"),
-        pytest.param([{"name": "a", "password": None}], set(), id="null-is-no-password"),
-        pytest.param([{"name": "a", "password": {"secure": "v1:x", "extra": 1}}], {0}, id="not-a-secure-value"),
+        pytest.param([{"name": "a", "password": None}], {"users[0].name"}, id="null-is-no-password"),
+        pytest.param(
+            [{"name": "a", "password": {"secure": "v1:x", "extra": 1}}],
+            {"users[0].name", "users[0].password.secure", "users[0].password.extra"},
+            id="not-a-secure-value",
+        ),
     ],
 )
-def test_plain_password_indexes(users: object, plain: set[int]) -> None:
-    assert plain_password_indexes({"image-registry:users": users}) == plain
+def test_plain_leaves(users: object, plain: set[str]) -> None:
+    config = {"image-registry:users": users, "kubernetes:context": "not ours"}
+    assert plain_leaves(config) == plain
 
 
 @pytest.mark.parametrize(

@@ -1,29 +1,32 @@
 """Stack settings: the `image-registry:` config keys as typed, validated models (pure Python)."""
 
+from components.settings.access import TlsSettings, User
 from components.settings.errors import SettingsError
-from components.settings.models import (
-    DEFAULT_IMAGE,
-    PROJECT,
-    REGISTRY_PORT,
-    EmptyDirStorage,
-    IngressSettings,
-    PvcStorage,
-    Settings,
-    TlsSettings,
-    User,
-)
+from components.settings.maintenance import GarbageCollect, MaintenanceSettings
+from components.settings.models import DEFAULT_IMAGE, METRICS_PORT, PROJECT, REGISTRY_PORT, Settings
+from components.settings.network import IngressSettings, MetricsSettings, NetworkPolicySettings
 from components.settings.parse import parse_settings
+from components.settings.scheduling import Resources, Toleration
+from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage
 
 __all__ = [
     "DEFAULT_IMAGE",
+    "METRICS_PORT",
     "PROJECT",
     "REGISTRY_PORT",
     "EmptyDirStorage",
+    "GarbageCollect",
     "IngressSettings",
+    "MaintenanceSettings",
+    "MetricsSettings",
+    "NetworkPolicySettings",
     "PvcStorage",
+    "Resources",
+    "S3Storage",
     "Settings",
     "SettingsError",
     "TlsSettings",
+    "Toleration",
     "User",
     "parse_settings",
 ]

@@ -1,136 +1,32 @@
-"""The stack config (`image-registry:` keys) as frozen pydantic models, one per config object.
+"""The stack config (`image-registry:` keys) as one frozen pydantic model, its objects in sibling modules.
 
 Pure Python: every rule is checked before a single resource exists. Fields are
 snake_case, config keys their camelCase aliases; a description says what a key
-allows (error messages and the JSON Schema use it).
+allows (error messages and the JSON Schema use it). Fields are declared in the
+order their rules read each other.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationInfo, field_validator
 
-from components.settings.types import (
-    AnnotationName,
-    DnsName,
-    ImageReference,
-    IpAddress,
-    Password,
-    Quantity,
-    problem,
-    unique,
-)
+from components.settings.access import TlsSettings, User
+from components.settings.base import ConfigModel
+from components.settings.maintenance import MaintenanceSettings
+from components.settings.network import IngressSettings, MetricsSettings, NetworkPolicySettings
+from components.settings.scheduling import LabelKey, Resources, Toleration, affinity
+from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage, Storage
+from components.settings.types import DnsName, ImageReference, problem, require_secret, unique
 
 PROJECT = "image-registry"
 REGISTRY_PORT = 5000
+METRICS_PORT = 5001
 # registry 3.1.1, pinned by the digest of its multi-platform image index.
 DEFAULT_IMAGE = "registry:3.1.1@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33"
 # Namespaces Kubernetes itself owns: never created or labelled by a stack.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-HOURS = "a whole number of hours ≥ {}"
-
-
-class ConfigModel(BaseModel):
-    """A config object: frozen, camelCase keys, unknown keys refused, JSON types only (no "yes" for true)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, alias_generator=to_camel, validate_by_name=True)
-
-
-class User(ConfigModel):
-    name: str = Field(pattern=r"^[^\s:]+$", description="a non-empty user name without ':' or white space")
-    # Supplied through secret config; None means "generate one".
-    password: Password | None = Field(default=None, repr=False)
-
-
-class PvcStorage(ConfigModel):
-    """A PersistentVolumeClaim the stack creates: the data outlives every pod."""
-
-    type: Literal["pvc"] = "pvc"
-    size: Quantity = "20Gi"
-    storage_class: DnsName | None = None
-    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] = "ReadWriteOnce"
-    delete_enabled: bool = False
-
-    @property
-    def single_pod(self) -> bool:
-        """One node, so one pod under Recreate, can mount it."""
-        return self.access_mode != "ReadWriteMany"
-
-
-class EmptyDirStorage(ConfigModel):
-    """Throwaway storage: every image is lost when the pod goes."""
-
-    type: Literal["emptyDir"]
-    size_limit: Quantity | None = None
-    delete_enabled: bool = False
-
-    @property
-    def single_pod(self) -> bool:
-        return True
-
-
-def _storage_type(value: Any) -> Any:
-    return value.get("type", "pvc") if isinstance(value, dict) else getattr(value, "type", None)
-
-
-Storage = Annotated[
-    Annotated[PvcStorage, Tag("pvc")] | Annotated[EmptyDirStorage, Tag("emptyDir")], Discriminator(_storage_type)
-]
-
-
-class IngressSettings(ConfigModel):
-    enabled: bool = True
-    # Decides the annotations; the class is only the IngressClass's name.
-    controller: Literal["traefik", "nginx"] = "traefik"
-    class_name: DnsName = Field(default="traefik", description="the name of an IngressClass")
-    verify_backend: bool = True
-    wait_for_address: bool = False
-    annotations: dict[AnnotationName, str] = Field(
-        default_factory=dict, description="an object of annotations: [prefix/]name keys, string values"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _class_and_controller(cls, data: Any) -> Any:
-        """`className: nginx` alone means the nginx controller; the class defaults to the controller's name."""
-        if isinstance(data, dict):
-            data = {"controller": "nginx" if data.get("className") == "nginx" else "traefik", **data}
-            data.setdefault("className", data["controller"])
-        return data
-
-
-class TlsSettings(ConfigModel):
-    ca_validity_hours: int = Field(default=10 * 365 * 24, ge=1, description=HOURS.format(1))
-    server_validity_hours: int = Field(default=365 * 24, ge=1, description=HOURS.format(1))
-    early_renewal_hours: int = Field(default=30 * 24, ge=0, description=HOURS.format(0))
-    organization: str = Field(
-        default="infra-services", pattern=r"\S", max_length=64, description="a non-empty string of ≤ 64 characters"
-    )
-    extra_dns_names: tuple[DnsName, ...] = Field(default=(), description="a list of DNS names")
-    extra_ip_addresses: tuple[IpAddress, ...] = Field(default=(), description="a list of IP addresses")
-
-    @field_validator("server_validity_hours")
-    @classmethod
-    def _within_the_ca(cls, hours: int, info: ValidationInfo) -> int:
-        ca_hours = info.data.get("ca_validity_hours", hours)
-        if hours > ca_hours:
-            raise ValueError(f"at most tls.caValidityHours ({ca_hours}): a certificate cannot outlive its CA")
-        return hours
-
-    @field_validator("early_renewal_hours")
-    @classmethod
-    def _before_expiry(cls, hours: int, info: ValidationInfo) -> int:
-        server_hours = info.data.get("server_validity_hours", hours + 1)
-        if hours >= server_hours:
-            raise ValueError(f"fewer than tls.serverValidityHours ({server_hours}), or every run renews")
-        return hours
-
-    @field_validator("extra_dns_names", "extra_ip_addresses")
-    @classmethod
-    def _each_once(cls, values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        return unique(values, f"tls.{to_camel(str(info.field_name))}", "value")
 
 
 def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
@@ -139,7 +35,7 @@ def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
 
 
 class Settings(ConfigModel):
-    """The whole stack config. Fields are declared in the order their rules read each other."""
+    """The whole stack config."""
 
     create_namespace: bool = True
     namespace: str = Field(
@@ -158,7 +54,7 @@ class Settings(ConfigModel):
         description="a non-empty list of external DNS names, "
         "e.g. `pulumi config set --path 'hostnames[0]' registry.example.com`",
     )
-    storage: Storage = Field(default_factory=PvcStorage, description="an object {type: pvc | emptyDir, …}")
+    storage: Storage = Field(default_factory=PvcStorage, description="an object {type: pvc | emptyDir | s3, …}")
     replicas: int = Field(default=1, ge=1, description="an integer ≥ 1")
     users: tuple[User, ...] = Field(
         default=(User(name="registry"),), min_length=1, description="a non-empty list of {name, password} objects"
@@ -170,6 +66,16 @@ class Settings(ConfigModel):
     bcrypt_cost: int = Field(
         default=10, ge=4, le=14, description="an integer from 4 to 14 (the registry pays this cost on every request)"
     )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="an object {enabled, …}")
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings, description="an object {readOnly, …}")
+    network_policy: NetworkPolicySettings = Field(
+        default_factory=NetworkPolicySettings, description="an object {allowFrom, restrictEgress}"
+    )
+    resources: Resources = Field(default_factory=Resources, description="an object {requests, limits}")
+    node_selector: dict[LabelKey, str] = Field(default_factory=dict, description="an object of node labels")
+    tolerations: tuple[Toleration, ...] = Field(default=(), description="a list of tolerations, as in a pod spec")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="an object as a pod spec's affinity")
+    priority_class_name: DnsName | None = None
 
     @field_validator("namespace")
     @classmethod
@@ -186,6 +92,14 @@ class Settings(ConfigModel):
     def _hostnames_once(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         return unique(names, "hostnames")
 
+    @field_validator("storage")
+    @classmethod
+    def _storage_keys_secret(cls, storage: Any, info: ValidationInfo) -> Any:
+        if isinstance(storage, S3Storage) and storage.access_key is not None:
+            require_secret("storage.accessKey", ".accessKey", info.context)
+            require_secret("storage.secretKey", ".secretKey", info.context)
+        return storage
+
     @field_validator("replicas")
     @classmethod
     def _storage_every_pod_mounts(cls, replicas: int, info: ValidationInfo) -> int:
@@ -196,24 +110,18 @@ class Settings(ConfigModel):
                 if isinstance(storage, PvcStorage)
                 else "storage.type emptyDir (each pod would keep its own images)"
             )
-            raise ValueError(f"1 with {what}; for more replicas use storage.accessMode ReadWriteMany")
+            raise ValueError(
+                f"1 with {what}; for more replicas use storage.accessMode ReadWriteMany or storage.type s3"
+            )
         return replicas
 
     @field_validator("users")
     @classmethod
     def _users_named_once_passwords_secret(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
         unique(tuple(user.name for user in users), "users", "user name", ".name")
-        context = info.context or {}
-        plain = context.get("plain_password_indexes", ())
-        users_secret = "users" in context.get("secret_keys", ())
         for index, user in enumerate(users):
-            if user.password is not None and (index in plain or not users_secret):
-                raise problem(
-                    f"a secret, set with `pulumi config set --secret --path 'users[{index}].password' …` "
-                    "(it is stored in plain text)",
-                    at=f"[{index}].password",
-                    show=False,
-                )
+            if user.password is not None:
+                require_secret(f"users[{index}].password", f"[{index}].password", info.context)
         return users
 
     @field_validator("tls")
@@ -230,6 +138,37 @@ class Settings(ConfigModel):
                     value=name,
                 )
         return tls
+
+    @field_validator("metrics")
+    @classmethod
+    def _monitor_what_is_enabled(cls, metrics: MetricsSettings) -> MetricsSettings:
+        if metrics.service_monitor and not metrics.enabled:
+            raise problem("true only with metrics.enabled: true", at=".serviceMonitor", value=True)
+        return metrics
+
+    @field_validator("maintenance")
+    @classmethod
+    def _collect_only_what_is_safe(cls, maintenance: MaintenanceSettings, info: ValidationInfo) -> MaintenanceSettings:
+        storage = info.data.get("storage")
+        if maintenance.garbage_collect is None or storage is None:
+            return maintenance
+        if not storage.delete_enabled:
+            why = "storage.deleteEnabled: true as well (with deletes off nothing is ever freed)"
+        elif not (maintenance.read_only or maintenance.allow_online_gc):
+            why = (
+                "maintenance.readOnly: true, or maintenance.allowOnlineGc: true to accept the risk "
+                "(garbage collection while pushes run deletes blobs the new images need: they are corrupt)"
+            )
+        elif isinstance(storage, EmptyDirStorage) or getattr(storage, "access_mode", "") == "ReadWriteOncePod":
+            why = "storage a second pod can mount (a claim, not emptyDir or ReadWriteOncePod)"
+        else:
+            return maintenance
+        raise problem(why, at=".garbageCollect", value=maintenance.garbage_collect.model_dump(by_alias=True))
+
+    @field_validator("affinity")
+    @classmethod
+    def _affinity_kinds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return affinity(value)
 
     @property
     def service_dns_names(self) -> tuple[str, ...]:

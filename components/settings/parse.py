@@ -20,16 +20,16 @@ ALWAYS_HIDDEN = frozenset({"users"})
 def parse_settings(
     raw: Mapping[str, str | None],
     secret_keys: Collection[str] = (),
-    plain_password_indexes: Collection[int] = (),
+    plain_leaves: Collection[str] = (),
 ) -> Settings:
     """Validated Settings from `raw` (config key without namespace -> text).
 
-    `secret_keys` are the keys Pulumi holds as secrets; `plain_password_indexes`
-    the `users[i]` whose password the stack file holds in plain text.
+    `secret_keys` are the keys Pulumi holds as secrets; `plain_leaves` the paths
+    (`users[1].password`) that the stack file holds in plain text, not `secure:`.
     Raises SettingsError listing every problem.
     """
     data = {key: _decode(key, text) for key, text in raw.items() if text is not None}
-    context = {"secret_keys": frozenset(secret_keys), "plain_password_indexes": frozenset(plain_password_indexes)}
+    context = {"secret_keys": frozenset(secret_keys), "plain_leaves": frozenset(plain_leaves)}
     try:
         return Settings.model_validate_json(json.dumps(data), context=context)
     except ValidationError as error:

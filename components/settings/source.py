@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ def load_settings() -> Settings:
     """Validated settings, or one clean failure listing every problem, before any resource exists."""
     raw = engine_config()
     secret_keys = {key for key in raw if _is_secret(f"{_PREFIX}{key}")}
-    plain = plain_password_indexes(stack_file_config())
+    plain = plain_leaves(stack_file_config())
     try:
-        return parse_settings(raw, secret_keys=secret_keys, plain_password_indexes=plain)
+        return parse_settings(raw, secret_keys=secret_keys, plain_leaves=plain)
     except SettingsError as error:
         raise pulumi.RunError(str(error)) from None
 
@@ -51,20 +51,27 @@ def stack_file_config() -> Mapping[str, Any]:
     return config if isinstance(config, Mapping) else {}
 
 
-def plain_password_indexes(config: Mapping[str, Any]) -> frozenset[int]:
-    """The `users[i]` whose password the stack file holds as plain text instead of `secure:`."""
-    users = config.get(f"{_PREFIX}users")
-    if not isinstance(users, list):
-        return frozenset()
+def plain_leaves(config: Mapping[str, Any]) -> frozenset[str]:
+    """The paths (`users[1].password`) of every value the stack file holds in plain text rather than `secure:`."""
     return frozenset(
-        index
-        for index, user in enumerate(users)
-        if isinstance(user, Mapping) and user.get("password") is not None and not _is_secure(user["password"])
+        path
+        for key, value in config.items()
+        if isinstance(key, str) and key.startswith(_PREFIX)
+        for path in _plain_paths(key.removeprefix(_PREFIX), value)
     )
 
 
-def _is_secure(value: Any) -> bool:
-    return isinstance(value, Mapping) and set(value) == {"secure"}
+def _plain_paths(path: str, value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping) and set(value) == {"secure"}:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _plain_paths(f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _plain_paths(f"{path}[{index}]", item)
+    elif value is not None:
+        yield path
 
 
 def _read_yaml(path: Path) -> Mapping[str, Any]:

@@ -11,8 +11,9 @@ from pydantic_core import PydanticCustomError
 
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
-_ANNOTATION_PATTERN = rf"^({_LABEL}(\.{_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
-_QUANTITY_RE = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_QUANTITY_RE = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+_UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_UNITS |= {f"{unit}i": 1024.0 ** (index + 1) for index, unit in enumerate("KMGTPE")}
 _IMAGE_RE = re.compile(
     r"^([a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
@@ -61,8 +62,15 @@ def _ip_address(text: str) -> str:
 def _quantity(text: str) -> str:
     match = _QUANTITY_RE.match(text)
     if not match or float(match.group("number")) <= 0:
-        raise ValueError("a positive Kubernetes quantity such as 20Gi or 500Mi")
+        raise ValueError("a positive Kubernetes quantity such as 20Gi, 500Mi or 250m")
     return text
+
+
+def quantity_value(text: str) -> float:
+    """A valid quantity as a number (to compare requests with limits)."""
+    match = _QUANTITY_RE.match(text)
+    assert match is not None
+    return float(match.group("number")) * _UNITS.get(match.group("unit") or "", 1.0)
 
 
 def _image(reference: str) -> str:
@@ -90,9 +98,21 @@ def _password(password: str) -> str:
 DnsName = Annotated[str, AfterValidator(_dns_name), Field(description="a DNS name")]
 IpAddress = Annotated[str, AfterValidator(_ip_address), Field(description="an IPv4 or IPv6 address")]
 Quantity = Annotated[str, AfterValidator(_quantity), Field(description="a Kubernetes quantity such as 20Gi")]
-AnnotationName = Annotated[str, Field(pattern=_ANNOTATION_PATTERN)]
 ImageReference = Annotated[str, AfterValidator(_image), Field(description="an image reference pinned by tag or digest")]
 Password = Annotated[str, AfterValidator(_password), WithJsonSchema(SECURE_VALUE_SCHEMA)]
+SecretText = Annotated[str, Field(min_length=1), WithJsonSchema(SECURE_VALUE_SCHEMA)]
+
+
+def require_secret(path: str, at: str, context: Any) -> None:
+    """Refuse a secret leaf at `path` held in plain text: in the stack file, or under a key Pulumi holds plain."""
+    context = context or {}
+    top = path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
+    if path in context.get("plain_leaves", ()) or top not in context.get("secret_keys", ()):
+        raise problem(
+            f"a secret, set with `pulumi config set --secret --path '{path}' …` (it is stored in plain text)",
+            at=at,
+            show=False,
+        )
 
 
 def unique(values: tuple[Any, ...], key: str, what: str = "name", field: str = "") -> tuple[Any, ...]:

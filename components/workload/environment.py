@@ -1,10 +1,12 @@
-"""The registry's settings, as the environment variables that override its image's config file.
+"""The registry's settings: environment variables from the ConfigMap, and one secret config file.
 
-The `registry:3.x` image's own file (/etc/distribution/config.yml) turns deletes
-on, opens an unauthenticated debug listener (:5001: pprof, expvar, metrics),
-keeps an in-memory blob descriptor cache and logs at debug level. Every one of
-those is overridden here explicitly, so the pod does what the stack says
-whatever file the image ships.
+The registry reads `http.secret` only from its config file or the environment,
+and a secret never goes into the environment: the pod passes its own config
+file (from a Secret, holding only that) as the container's argument. So the
+file the image ships (`registry:3.x`: deletes on, an unauthenticated debug
+listener on :5001, an in-memory cache, debug logs) is never read; every
+setting that matters is still set here explicitly, so the pod does what the
+stack says whatever file the image or a custom command points at.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from components.settings import REGISTRY_PORT
+import yaml
+
+from components.settings import METRICS_PORT, REGISTRY_PORT, S3Storage, Settings
 
 TLS_DIR = "/etc/registry/tls"
 AUTH_DIR = "/auth"
 HTPASSWD_KEY = "htpasswd"
 DATA_DIR = "/var/lib/registry"
-HTTP_SECRET_KEY = "httpSecret"
+CONFIG_DIR = "/etc/registry/config"
+CONFIG_KEY = "config.yml"
+CONFIG_FILE = f"{CONFIG_DIR}/{CONFIG_KEY}"
+S3_CREDENTIALS_DIR = "/etc/registry/s3"
+S3_CREDENTIALS_KEY = "credentials"
 # An empty YAML string: the only value that turns the cache off without a warning (2.8 and 3.x).
 NO_CACHE = '""'
 
@@ -32,29 +40,80 @@ class RegistrySetting:
     value: str
 
 
-def registry_settings(*, realm: str, replicas: int, delete_enabled: bool) -> tuple[RegistrySetting, ...]:
-    setting = RegistrySetting
-    return (
-        setting("REGISTRY_HTTP_ADDR", "httpAddr", f":{REGISTRY_PORT}"),
-        setting("REGISTRY_HTTP_TLS_CERTIFICATE", "httpTlsCertificate", f"{TLS_DIR}/tls.crt"),
-        setting("REGISTRY_HTTP_TLS_KEY", "httpTlsKey", f"{TLS_DIR}/tls.key"),
-        setting("REGISTRY_HTTP_TLS_MINIMUMTLS", "httpTlsMinimumTls", "tls1.2"),
-        setting("REGISTRY_HTTP_HEADERS", "httpHeaders", json.dumps({"X-Content-Type-Options": ["nosniff"]})),
-        # The whole debug block emptied: no listener, no Prometheus instrumentation.
-        setting("REGISTRY_HTTP_DEBUG", "httpDebug", "{}"),
-        setting("REGISTRY_AUTH", "authType", "htpasswd"),
-        setting("REGISTRY_AUTH_HTPASSWD_REALM", "authHtpasswdRealm", realm),
-        setting("REGISTRY_AUTH_HTPASSWD_PATH", "authHtpasswdPath", f"{AUTH_DIR}/{HTPASSWD_KEY}"),
-        setting("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "storageFilesystemRootDirectory", DATA_DIR),
-        # htpasswd gives every user push rights: deletes stay off unless the stack asks.
-        setting("REGISTRY_STORAGE_DELETE_ENABLED", "storageDeleteEnabled", json.dumps(delete_enabled)),
-        # A per-pod cache goes stale when another replica changes the storage.
-        setting(
-            "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR",
-            "storageCacheBlobDescriptor",
-            "inmemory" if replicas == 1 else NO_CACHE,
-        ),
-        setting("REGISTRY_LOG_LEVEL", "logLevel", "info"),
+def secret_config_file(http_secret: str) -> str:
+    """The registry's own config file: only what must not be in the environment."""
+    return yaml.safe_dump({"version": 0.1, "http": {"secret": http_secret}}, sort_keys=False)
+
+
+def registry_settings(settings: Settings) -> tuple[RegistrySetting, ...]:
+    values = {
+        "REGISTRY_HTTP_ADDR": f":{REGISTRY_PORT}",
+        "REGISTRY_HTTP_TLS_CERTIFICATE": f"{TLS_DIR}/tls.crt",
+        "REGISTRY_HTTP_TLS_KEY": f"{TLS_DIR}/tls.key",
+        "REGISTRY_HTTP_TLS_MINIMUMTLS": "tls1.2",
+        "REGISTRY_HTTP_HEADERS": json.dumps({"X-Content-Type-Options": ["nosniff"]}),
+        **_debug_listener(settings),
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": settings.name,
+        "REGISTRY_AUTH_HTPASSWD_PATH": f"{AUTH_DIR}/{HTPASSWD_KEY}",
+        **_storage(settings),
+        "REGISTRY_LOG_LEVEL": "info",
         # registry 3.0.x images try to export traces unless told not to.
-        setting("OTEL_TRACES_EXPORTER", "otelTracesExporter", "none"),
-    )
+        "OTEL_TRACES_EXPORTER": "none",
+    }
+    return tuple(RegistrySetting(variable, _config_map_key(variable), value) for variable, value in values.items())
+
+
+def _debug_listener(settings: Settings) -> dict[str, str]:
+    if not settings.metrics.enabled:
+        # The whole debug block emptied: no listener (it also serves pprof), no instrumentation.
+        return {"REGISTRY_HTTP_DEBUG": "{}"}
+    return {
+        "REGISTRY_HTTP_DEBUG_ADDR": f":{METRICS_PORT}",
+        "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED": "true",
+        "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH": "/metrics",
+    }
+
+
+def _storage(settings: Settings) -> dict[str, str]:
+    storage = settings.storage
+    values = _s3(storage) if isinstance(storage, S3Storage) else {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": DATA_DIR}
+    return {
+        **values,
+        # htpasswd gives every user push rights: deletes stay off unless the stack asks.
+        "REGISTRY_STORAGE_DELETE_ENABLED": json.dumps(storage.delete_enabled),
+        # A per-pod cache goes stale when another replica changes the storage.
+        "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR": "inmemory" if settings.replicas == 1 else NO_CACHE,
+        # The JSON form: the leaf form (…_READONLY_ENABLED) makes the registry panic.
+        "REGISTRY_STORAGE_MAINTENANCE_READONLY": json.dumps({"enabled": settings.maintenance.read_only}),
+        # Unhealthy storage turns every answer, the probes' included, into 503.
+        "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
+        "REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL": "10s",
+        "REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD": "3",
+    }
+
+
+def _s3(storage: S3Storage) -> dict[str, str]:
+    values = {
+        "REGISTRY_STORAGE_S3_BUCKET": storage.bucket,
+        "REGISTRY_STORAGE_S3_REGION": storage.region,
+        "REGISTRY_STORAGE_S3_FORCEPATHSTYLE": json.dumps(storage.path_style),
+        "REGISTRY_STORAGE_S3_ENCRYPT": json.dumps(storage.encrypt),
+        "REGISTRY_STORAGE_S3_SECURE": json.dumps(storage.secure),
+    }
+    # Blobs go through the registry, not a redirect to the store: clients need no route to it.
+    values["REGISTRY_STORAGE_REDIRECT_DISABLE"] = "true"
+    if storage.region_endpoint is not None:
+        values["REGISTRY_STORAGE_S3_REGIONENDPOINT"] = storage.region_endpoint
+    if storage.root_directory is not None:
+        values["REGISTRY_STORAGE_S3_ROOTDIRECTORY"] = storage.root_directory
+    if storage.access_key is not None or storage.credentials_secret is not None:
+        # The AWS SDK's shared credentials file, from a Secret volume: never the keys themselves.
+        values["AWS_SHARED_CREDENTIALS_FILE"] = f"{S3_CREDENTIALS_DIR}/{S3_CREDENTIALS_KEY}"
+    return values
+
+
+def _config_map_key(variable: str) -> str:
+    """REGISTRY_HTTP_TLS_KEY -> httpTlsKey: the seed's naming of ConfigMap keys."""
+    words = variable.removeprefix("REGISTRY_").lower().split("_")
+    return words[0] + "".join(word.capitalize() for word in words[1:])

@@ -1,21 +1,21 @@
-"""The registry pod: one hardened container, its settings from the ConfigMap, its files from Secrets."""
+"""The registry pod: hardened containers, settings from the ConfigMap, secrets only as files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import REGISTRY_PORT
+from components.settings import METRICS_PORT, REGISTRY_PORT, Settings, Toleration
 from components.workload.environment import (
     AUTH_DIR,
-    DATA_DIR,
-    HTTP_SECRET_KEY,
+    CONFIG_DIR,
+    CONFIG_FILE,
     TLS_DIR,
     RegistrySetting,
 )
-from components.workload.storage import DATA_VOLUME
 
 # Any uid works once /var/lib/registry is writable to it (fsGroup); above 10000
 # it cannot collide with a node's own users.
@@ -24,104 +24,142 @@ RUN_AS_USER = 10001
 
 @dataclass(frozen=True)
 class PodInputs:
-    image: str
-    settings: tuple[RegistrySetting, ...]
+    """What the registry's containers are made of (the Deployment's and the garbage collector's)."""
+
+    settings: Settings
+    environment: tuple[RegistrySetting, ...]
     config_map_name: pulumi.Input[str]
+    config_secret_name: pulumi.Input[str]
     tls_secret_name: pulumi.Input[str]
     htpasswd_secret_name: pulumi.Input[str]
-    http_secret_name: pulumi.Input[str]
-    data_volume: k8s.core.v1.VolumeArgs
+    service_account_name: pulumi.Input[str]
+    # (volume, mount path): the data claim or emptyDir, the S3 credentials; none with S3 keys from the pod's identity.
+    storage_volumes: tuple[tuple[k8s.core.v1.VolumeArgs, str], ...]
 
 
-def pod_spec(pod: PodInputs) -> k8s.core.v1.PodSpecArgs:
+def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        fs_group=RUN_AS_USER,
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def pod_spec(
+    pod: PodInputs,
+    *,
+    containers: list[k8s.core.v1.ContainerArgs],
+    affinity: k8s.core.v1.AffinityArgs | None = None,
+    **extra: Any,
+) -> k8s.core.v1.PodSpecArgs:
+    """The pod of `containers`; the stack's placement unless `affinity` pins it (the garbage collector's)."""
+    settings = pod.settings
     return k8s.core.v1.PodSpecArgs(
+        service_account_name=pod.service_account_name,
         automount_service_account_token=False,
         # Service links would add variables such as REGISTRY_PORT when a Service
         # is named "registry", and the registry treats REGISTRY_* as settings.
         enable_service_links=False,
-        security_context=k8s.core.v1.PodSecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=RUN_AS_USER,
-            run_as_group=RUN_AS_USER,
-            fs_group=RUN_AS_USER,
-            fs_group_change_policy="OnRootMismatch",
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        security_context=pod_security(),
+        node_selector=settings.node_selector or None,
+        tolerations=[_toleration(toleration) for toleration in settings.tolerations] or None,
+        # The stack's affinity is a pod spec's, camelCase keys and all: the provider takes it as it is.
+        affinity=affinity or cast(k8s.core.v1.AffinityArgs | None, settings.affinity or None),
+        priority_class_name=settings.priority_class_name,
+        containers=containers,
+        volumes=volumes(pod),
+        **extra,
+    )
+
+
+def _toleration(toleration: Toleration) -> k8s.core.v1.TolerationArgs:
+    return k8s.core.v1.TolerationArgs(
+        key=toleration.key,
+        operator=toleration.operator,
+        value=toleration.value,
+        effect=toleration.effect,
+        toleration_seconds=toleration.toleration_seconds,
+    )
+
+
+def registry_container(
+    pod: PodInputs, name: str = "registry", args: list[str] | None = None
+) -> k8s.core.v1.ContainerArgs:
+    """The registry serving (default), or another of its commands (`args`) on the same settings and files."""
+    serving = args is None
+    probe = k8s.core.v1.HTTPGetActionArgs(path="/", port="https", scheme="HTTPS")
+    ports = [k8s.core.v1.ContainerPortArgs(name="https", container_port=REGISTRY_PORT, protocol="TCP")]
+    if pod.settings.metrics.enabled:
+        ports.append(k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP"))
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=pod.settings.image,
+        image_pull_policy="IfNotPresent",
+        # The image's entrypoint serves a *.yml argument (2.x and 3.x images alike).
+        args=[CONFIG_FILE] if serving else args,
+        ports=ports if serving else None,
+        env=_environment(pod),
+        volume_mounts=_mounts(pod),
+        readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10, failure_threshold=3)
+        if serving
+        else None,
+        liveness_probe=k8s.core.v1.ProbeArgs(
+            http_get=probe, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
+        )
+        if serving
+        else None,
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests=dict(pod.settings.resources.requests), limits=dict(pod.settings.resources.limits)
         ),
-        containers=[_registry_container(pod)],
-        volumes=_volumes(pod),
+        security_context=container_security(),
     )
 
 
 def _environment(pod: PodInputs) -> list[k8s.core.v1.EnvVarArgs]:
-    env = [
+    return [
         k8s.core.v1.EnvVarArgs(
             name=setting.variable,
             value_from=k8s.core.v1.EnvVarSourceArgs(
                 config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=pod.config_map_name, key=setting.key)
             ),
         )
-        for setting in pod.settings
+        for setting in pod.environment
     ]
-    env.append(
-        k8s.core.v1.EnvVarArgs(
-            name="REGISTRY_HTTP_SECRET",
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=pod.http_secret_name, key=HTTP_SECRET_KEY)
-            ),
-        )
-    )
-    return env
 
 
-def _registry_container(pod: PodInputs) -> k8s.core.v1.ContainerArgs:
-    probe = k8s.core.v1.HTTPGetActionArgs(path="/", port="https", scheme="HTTPS")
-    return k8s.core.v1.ContainerArgs(
-        name="registry",
-        image=pod.image,
-        image_pull_policy="IfNotPresent",
-        ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=REGISTRY_PORT, protocol="TCP")],
-        env=_environment(pod),
-        volume_mounts=[
-            k8s.core.v1.VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR),
-            k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_DIR, read_only=True),
-            # A whole directory, not subPath: updates must reach the file.
-            k8s.core.v1.VolumeMountArgs(name="htpasswd", mount_path=AUTH_DIR, read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-        ],
-        readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10, failure_threshold=3),
-        liveness_probe=k8s.core.v1.ProbeArgs(
-            http_get=probe, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
-        ),
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "100m", "memory": "128Mi"},
-            limits={"cpu": "1", "memory": "512Mi"},
-        ),
-        security_context=k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        ),
-    )
-
-
-def _volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
+def _mounts(pod: PodInputs) -> list[k8s.core.v1.VolumeMountArgs]:
     return [
-        pod.data_volume,
-        k8s.core.v1.VolumeArgs(
-            name="tls",
-            secret=k8s.core.v1.SecretVolumeSourceArgs(
-                secret_name=pod.tls_secret_name,
-                default_mode=0o440,
-                items=[
-                    k8s.core.v1.KeyToPathArgs(key="tls.crt", path="tls.crt"),
-                    k8s.core.v1.KeyToPathArgs(key="tls.key", path="tls.key"),
-                ],
-            ),
-        ),
-        k8s.core.v1.VolumeArgs(
-            name="htpasswd",
-            secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=pod.htpasswd_secret_name, default_mode=0o440),
-        ),
+        *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
+        k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_DIR, read_only=True),
+        # A whole directory, not subPath: updates must reach the file.
+        k8s.core.v1.VolumeMountArgs(name="htpasswd", mount_path=AUTH_DIR, read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+    ]
+
+
+def volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
+    def secret(name: str, secret_name: pulumi.Input[str], *keys: str) -> k8s.core.v1.VolumeArgs:
+        items = [k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in keys] or None
+        source = k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret_name, default_mode=0o440, items=items)
+        return k8s.core.v1.VolumeArgs(name=name, secret=source)
+
+    return [
+        *(volume for volume, _ in pod.storage_volumes),
+        secret("config", pod.config_secret_name),
+        secret("tls", pod.tls_secret_name, "tls.crt", "tls.key"),
+        secret("htpasswd", pod.htpasswd_secret_name),
         k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
     ]

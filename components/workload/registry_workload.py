@@ -1,4 +1,4 @@
-"""RegistryWorkload: the namespace, the registry's settings and Secrets, its storage and its Deployment."""
+"""RegistryWorkload: the namespace, the registry's settings and Secrets, its storage, Deployment and maintenance."""
 
 from __future__ import annotations
 
@@ -9,20 +9,16 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.kube import labels_for, object_metadata, selector_for
-from components.settings import EmptyDirStorage, PvcStorage
-from components.workload.environment import HTPASSWD_KEY, HTTP_SECRET_KEY, registry_settings
-from components.workload.pod import PodInputs, pod_spec
-from components.workload.storage import data_volume, strategy
+from components.settings import Settings
+from components.workload.environment import CONFIG_KEY, HTPASSWD_KEY, registry_settings, secret_config_file
+from components.workload.garbage_collect import garbage_collector
+from components.workload.pod import PodInputs, pod_spec, registry_container
+from components.workload.storage import storage_volumes, strategy
 
 
 @dataclass(frozen=True)
 class RegistryWorkloadArgs:
-    namespace: str
-    create_namespace: bool
-    name: str
-    image: str
-    replicas: int
-    storage: PvcStorage | EmptyDirStorage
+    settings: Settings
     tls_cert_pem: pulumi.Input[str]
     tls_private_key_pem: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
@@ -30,7 +26,7 @@ class RegistryWorkloadArgs:
 
 
 class RegistryWorkload(pulumi.ComponentResource):
-    """Namespace (when the stack owns it), ConfigMap, Secrets, storage and the Deployment."""
+    """Namespace (when the stack owns it), ServiceAccount, ConfigMap, Secrets, storage, Deployment, PDB, CronJob."""
 
     namespace: pulumi.Output[str]
     tls_secret_name: pulumi.Output[str]
@@ -38,62 +34,59 @@ class RegistryWorkload(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:RegistryWorkload", name, None, opts)
-        self.namespace = self._namespace(name, args)
-        tls_secret = self._tls_secret(args)
-        settings = registry_settings(
-            realm=args.name, replicas=args.replicas, delete_enabled=args.storage.delete_enabled
-        )
+        settings = args.settings
+        self.namespace = self._namespace(name, settings)
+        environment = registry_settings(settings)
         # Auto-named and replaced on change, like the TLS Secret: new settings roll the pods.
         config_map = k8s.core.v1.ConfigMap(
-            f"{args.name}-config",
-            metadata=object_metadata(args.name, self.namespace),
-            data={setting.key: setting.value for setting in settings},
+            f"{settings.name}-config",
+            metadata=object_metadata(settings.name, self.namespace),
+            data={setting.key: setting.value for setting in environment},
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data"]),
         )
-        # Fixed name: a change replaces the Secret under the same name, so the pod
-        # template stays as it is; the kubelet refreshes the mounted file and the
-        # registry re-reads it. Adding a user needs no restart.
-        htpasswd_secret = self._fixed_secret(args, "htpasswd", HTPASSWD_KEY, args.htpasswd)
-        # Every replica must share it, or uploads that move between pods fail.
-        http_secret_value = random.RandomBytes(
-            f"{args.name}-http-secret", length=32, opts=pulumi.ResourceOptions(parent=self)
-        ).base64
-        http_secret = self._fixed_secret(args, "http-secret", HTTP_SECRET_KEY, http_secret_value)
-        pod = PodInputs(
-            image=args.image,
-            settings=settings,
-            config_map_name=config_map.metadata.name,
-            tls_secret_name=tls_secret.metadata.name,
-            htpasswd_secret_name=htpasswd_secret.metadata.name,
-            http_secret_name=http_secret.metadata.name,
-            data_volume=data_volume(args.storage, args.name, self.namespace, self),
-        )
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{args.name}-deployment",
-            metadata=object_metadata(args.name, self.namespace, ""),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_for(args.name)),
-                strategy=strategy(args.storage),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels_for(args.name)), spec=pod_spec(pod)
-                ),
+        tls_secret = self._rolling_secret(
+            settings.name,
+            "tls",
+            pulumi.Output.all(args.tls_cert_pem, args.tls_private_key_pem, args.ca_cert_pem).apply(
+                lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            secret_type="kubernetes.io/tls",
         )
+        # Every replica must share it, or uploads that move between pods fail.
+        http_secret = random.RandomBytes(
+            f"{settings.name}-http-secret", length=32, opts=pulumi.ResourceOptions(parent=self)
+        ).base64
+        config_secret = self._rolling_secret(
+            settings.name, "registry", http_secret.apply(lambda value: {CONFIG_KEY: secret_config_file(value)})
+        )
+        pod = PodInputs(
+            settings=settings,
+            environment=environment,
+            config_map_name=config_map.metadata.name,
+            config_secret_name=config_secret.metadata.name,
+            tls_secret_name=tls_secret.metadata.name,
+            htpasswd_secret_name=self._htpasswd_secret(settings.name, args.htpasswd).metadata.name,
+            service_account_name=self._service_account(settings.name).metadata.name,
+            storage_volumes=storage_volumes(settings.storage, settings.name, self.namespace, self),
+        )
+        self.deployment = self._deployment(pod)
+        if settings.replicas > 1:
+            self._disruption_budget(settings.name)
+        if settings.maintenance.garbage_collect is not None:
+            garbage_collector(pod, settings.maintenance.garbage_collect, self.namespace, self)
         self.tls_secret_name = tls_secret.metadata.name
         self.register_outputs({"namespace": self.namespace, "tlsSecretName": self.tls_secret_name})
 
-    def _namespace(self, name: str, args: RegistryWorkloadArgs) -> pulumi.Output[str]:
-        if not args.create_namespace:
+    def _namespace(self, name: str, settings: Settings) -> pulumi.Output[str]:
+        if not settings.create_namespace:
             # Shared with other services: used as it is, never created, labelled or deleted.
-            return pulumi.Output.from_input(args.namespace)
+            return pulumi.Output.from_input(settings.namespace)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace,
+                name=settings.namespace,
                 labels={
-                    **labels_for(args.name),
+                    **labels_for(settings.name),
                     # The registry pod meets the restricted Pod Security Standard; keep it so.
                     "pod-security.kubernetes.io/enforce": "restricted",
                 },
@@ -103,28 +96,74 @@ class RegistryWorkload(pulumi.ComponentResource):
         )
         return namespace.metadata.name
 
-    def _tls_secret(self, args: RegistryWorkloadArgs) -> k8s.core.v1.Secret:
-        # Auto-named and replaced on change: a new certificate gets a new object
-        # name, which changes the pod template and rolls the pods (the registry
-        # loads its key pair only when it starts).
+    def _rolling_secret(
+        self, name: str, suffix: str, data: pulumi.Input[dict[str, str]], secret_type: str = "Opaque"
+    ) -> k8s.core.v1.Secret:
+        # Auto-named and replaced on change: new contents get a new object name, which changes
+        # the pod template and rolls the pods (the registry reads these files only when it starts).
         return k8s.core.v1.Secret(
-            f"{args.name}-tls",
-            metadata=object_metadata(args.name, self.namespace),
-            type="kubernetes.io/tls",
-            string_data=pulumi.Output.all(
-                args.tls_cert_pem, pulumi.Output.secret(args.tls_private_key_pem), args.ca_cert_pem
-            ).apply(lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}),
+            f"{name}-{suffix}",
+            metadata=object_metadata(name, self.namespace),
+            type=secret_type,
+            string_data=pulumi.Output.secret(data),
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
         )
 
-    def _fixed_secret(
-        self, args: RegistryWorkloadArgs, suffix: str, key: str, value: pulumi.Input[str]
-    ) -> k8s.core.v1.Secret:
+    def _htpasswd_secret(self, name: str, htpasswd: pulumi.Input[str]) -> k8s.core.v1.Secret:
+        # Fixed name: a change replaces the Secret under the same name, so the pod template
+        # stays as it is; the kubelet refreshes the mounted file and the registry re-reads it.
         return k8s.core.v1.Secret(
-            f"{args.name}-{suffix}",
-            metadata=object_metadata(args.name, self.namespace, suffix),
+            f"{name}-htpasswd",
+            metadata=object_metadata(name, self.namespace, "htpasswd"),
             type="Opaque",
-            string_data=pulumi.Output.secret(value).apply(lambda text: {key: text}),
+            string_data=pulumi.Output.secret(htpasswd).apply(lambda text: {HTPASSWD_KEY: text}),
             # Same name: the old one must go first (creating an existing object fails).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+    def _service_account(self, name: str) -> k8s.core.v1.ServiceAccount:
+        # Its own identity (for IRSA or EKS Pod Identity with S3); it never needs the API.
+        return k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=object_metadata(name, self.namespace, ""),
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _deployment(self, pod: PodInputs) -> k8s.apps.v1.Deployment:
+        settings = pod.settings
+        spread = None
+        if settings.replicas > 1:
+            spread = [
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key="kubernetes.io/hostname",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_for(settings.name)),
+                )
+            ]
+        return k8s.apps.v1.Deployment(
+            f"{settings.name}-deployment",
+            metadata=object_metadata(settings.name, self.namespace, ""),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=settings.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_for(settings.name)),
+                strategy=strategy(settings.storage),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels_for(settings.name)),
+                    spec=pod_spec(pod, containers=[registry_container(pod)], topology_spread_constraints=spread),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _disruption_budget(self, name: str) -> None:
+        # Node drains take the pods one at a time: the others keep serving.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-disruption-budget",
+            metadata=object_metadata(name, self.namespace, ""),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_for(name))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )

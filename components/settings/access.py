@@ -1,0 +1,49 @@
+"""Who may use the registry and how clients trust it: users, and the certificates' settings."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+
+from components.settings.base import ConfigModel
+from components.settings.types import DnsName, IpAddress, Password, unique
+
+HOURS = "a whole number of hours ≥ {}"
+
+
+class User(ConfigModel):
+    name: str = Field(pattern=r"^[^\s:]+$", description="a non-empty user name without ':' or white space")
+    # Supplied through secret config; None means "generate one".
+    password: Password | None = Field(default=None, repr=False)
+
+
+class TlsSettings(ConfigModel):
+    ca_validity_hours: int = Field(default=10 * 365 * 24, ge=1, description=HOURS.format(1))
+    server_validity_hours: int = Field(default=365 * 24, ge=1, description=HOURS.format(1))
+    early_renewal_hours: int = Field(default=30 * 24, ge=0, description=HOURS.format(0))
+    organization: str = Field(
+        default="infra-services", pattern=r"\S", max_length=64, description="a non-empty string of ≤ 64 characters"
+    )
+    extra_dns_names: tuple[DnsName, ...] = Field(default=(), description="a list of DNS names")
+    extra_ip_addresses: tuple[IpAddress, ...] = Field(default=(), description="a list of IP addresses")
+
+    @field_validator("server_validity_hours")
+    @classmethod
+    def _within_the_ca(cls, hours: int, info: ValidationInfo) -> int:
+        ca_hours = info.data.get("ca_validity_hours", hours)
+        if hours > ca_hours:
+            raise ValueError(f"at most tls.caValidityHours ({ca_hours}): a certificate cannot outlive its CA")
+        return hours
+
+    @field_validator("early_renewal_hours")
+    @classmethod
+    def _before_expiry(cls, hours: int, info: ValidationInfo) -> int:
+        server_hours = info.data.get("server_validity_hours", hours + 1)
+        if hours >= server_hours:
+            raise ValueError(f"fewer than tls.serverValidityHours ({server_hours}), or every run renews")
+        return hours
+
+    @field_validator("extra_dns_names", "extra_ip_addresses")
+    @classmethod
+    def _each_once(cls, values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return unique(values, f"tls.{to_camel(str(info.field_name))}", "value")

@@ -1,0 +1,54 @@
+"""How the registry is reached: the Ingress, the NetworkPolicy, the metrics endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from components.settings.base import ConfigModel
+from components.settings.types import DnsName
+
+_ANNOTATION = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+AnnotationName = Annotated[str, Field(pattern=_ANNOTATION + r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
+NamespaceName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="a namespace name")]
+# Where each controller runs by default: k3s's Traefik, and the ingress-nginx chart's namespace.
+CONTROLLER_NAMESPACES = {"traefik": "kube-system", "nginx": "ingress-nginx"}
+
+
+class IngressSettings(ConfigModel):
+    enabled: bool = True
+    # Decides the annotations; the class is only the IngressClass's name.
+    controller: Literal["traefik", "nginx"] = "traefik"
+    class_name: DnsName = Field(default="traefik", description="the name of an IngressClass")
+    controller_namespace: NamespaceName = "kube-system"
+    verify_backend: bool = True
+    wait_for_address: bool = False
+    annotations: dict[AnnotationName, str] = Field(
+        default_factory=dict, description="an object of annotations: [prefix/]name keys, string values"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_follow_the_controller(cls, data: Any) -> Any:
+        """`className: nginx` alone means the nginx controller; the class and namespace default to the controller's."""
+        if isinstance(data, dict):
+            data = {"controller": "nginx" if data.get("className") == "nginx" else "traefik", **data}
+            data.setdefault("className", data["controller"])
+            data.setdefault("controllerNamespace", CONTROLLER_NAMESPACES.get(data["controller"], "kube-system"))
+        return data
+
+
+class NetworkPolicySettings(ConfigModel):
+    allow_from: tuple[NamespaceName, ...] = Field(
+        default=(), description="namespaces whose pods may reach the registry directly (besides the controller's)"
+    )
+    restrict_egress: bool = False
+
+
+class MetricsSettings(ConfigModel):
+    enabled: bool = False
+    service_monitor: bool = False
+    allow_from: tuple[NamespaceName, ...] = Field(
+        default=("monitoring",), description="namespaces whose pods may scrape the metrics port"
+    )

@@ -74,6 +74,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy examples/consumer/__main__.py
 	$(VENV)/bin/check-jsonschema --schemafile $(SCHEMA) Pulumi.*.yaml
 
 # Regenerate the stack-config JSON Schema from the settings models (a test fails when it is stale).

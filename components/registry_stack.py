@@ -11,6 +11,7 @@ import pulumi
 from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
 from components.exposure import RegistryExposure, RegistryExposureArgs
 from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs
+from components.pull_secrets import PullSecrets, PullSecretsArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
 from components.settings import Settings
 from components.workload import RegistryWorkload, RegistryWorkloadArgs
@@ -40,6 +41,7 @@ class RegistryStack(pulumi.ComponentResource):
     username: str
     password: pulumi.Output[str]
     docker_config_json: pulumi.Output[str]
+    pull_secrets: dict[str, str]
 
     def __init__(self, name: str, args: RegistryStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:RegistryStack", name, None, opts)
@@ -86,6 +88,11 @@ class RegistryStack(pulumi.ComponentResource):
                 lambda password: docker_config_json([*self.hostnames, self.internal_host], self.username, password)
             )
         )
+        self.pull_secrets = PullSecrets(
+            f"{name}-pull-secrets",
+            PullSecretsArgs(settings.name, settings.pull_secret_namespaces, self.docker_config_json),
+            opts=child,
+        ).names
         self.register_outputs(self.outputs())
 
     def _certificates(self, name: str, settings: Settings) -> tuple[CertificateAuthority, ServerCertificate]:
@@ -127,4 +134,5 @@ class RegistryStack(pulumi.ComponentResource):
             "username": self.username,
             "password": self.password,
             "dockerConfigJson": self.docker_config_json,
+            "pullSecrets": self.pull_secrets,
         }

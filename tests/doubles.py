@@ -41,7 +41,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROGRAM = PROJECT_DIR / "__main__.py"
 
 # What each provider's schema marks secret in its outputs (the engine does this
 # from additionalSecretOutputs; the mock monitor does not, so the doubles must).
@@ -96,6 +95,17 @@ def unwrap(value: Any) -> Any:
         return {key: unwrap(item) for key, item in value.items()}
     if isinstance(value, list):
         return [unwrap(item) for item in value]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """The value with every secret replaced by a marker: what is left is plain text in state."""
+    if rpc.is_rpc_secret(value):
+        return "(secret)"
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
     return value
 
 
@@ -302,14 +312,25 @@ class _Stored:
 class FaithfulMocks(pulumi.runtime.Mocks):
     """Provider doubles with state: keep one instance to model re-runs of a stack."""
 
-    def __init__(self) -> None:
+    def __init__(self, stacks: Mapping[str, ProgramRun] | None = None) -> None:
         self.state: dict[tuple[str, str], _Stored] = {}
         self.created: list[tuple[str, str]] = []
+        # What a StackReference reads: other stacks' outputs, by fully qualified stack name.
+        self.stacks = dict(stacks or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = unwrap(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            # A read (no `custom` flag): the other stack's outputs, with its secret ones named as such.
+            other = self.stacks[inputs["name"]]
+            state = {
+                "name": inputs["name"],
+                "outputs": other.outputs,
+                "secretOutputNames": sorted(other.secret_outputs),
+            }
+            return inputs["name"], state
         if not args.custom:
             return None, {}
-        inputs = unwrap(args.inputs)
         key = (args.typ, args.name)
         stored = self.state.get(key)
         if stored is not None and stored.inputs == inputs:
@@ -456,21 +477,22 @@ def run_program(
     secret_keys: list[str] | None = None,
     monitor: RecordingMonitor | None = None,
     root_directory: Path = PROJECT_DIR,
+    project: str = "image-registry",
 ) -> ProgramRun:
-    """Run `__main__.py` once under the mocks, as `pulumi up` would, and wait for it.
+    """Run the project's `__main__.py` once under the mocks, as `pulumi up` would, and wait for it.
 
-    `root_directory` is where the CLI says Pulumi.yaml (and the stack files) are.
+    `root_directory` is where the CLI says Pulumi.yaml (and the stack files, and the program) are.
     """
     mocks = mocks if mocks is not None else FaithfulMocks()
     monitor = monitor if monitor is not None else RecordingMonitor(mocks)
     ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project="image-registry", stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     # The mock settings leave it unset; the CLI always passes it (--root_directory).
     pulumi.runtime.settings.SETTINGS.root_directory = str(root_directory)
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
 
     def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(str(root_directory / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))
     run = ProgramRun(list(monitor.registrations.values()))

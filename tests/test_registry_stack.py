@@ -22,6 +22,8 @@ OUTPUT_CONTRACT = {
     "username": False,
     "password": True,
     "dockerConfigJson": True,
+    # Added with pullSecretNamespaces: namespace -> the pull Secret's name there.
+    "pullSecrets": False,
 }
 COMPONENTS = {
     "image-registry:index:RegistryStack",
@@ -30,6 +32,7 @@ COMPONENTS = {
     "image-registry:index:HtpasswdSecret",
     "image-registry:index:RegistryWorkload",
     "image-registry:index:RegistryExposure",
+    "image-registry:index:PullSecrets",
 }
 
 

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from components.settings.access import TlsSettings, User
 from components.settings.base import ConfigModel
 from components.settings.maintenance import MaintenanceSettings
-from components.settings.network import IngressSettings, MetricsSettings, NetworkPolicySettings
+from components.settings.network import IngressSettings, MetricsSettings, NamespaceName, NetworkPolicySettings
 from components.settings.scheduling import LabelKey, Resources, Toleration, affinity
 from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage, Storage
 from components.settings.types import DnsName, ImageReference, problem, require_secret, unique
@@ -76,6 +76,9 @@ class Settings(ConfigModel):
     tolerations: tuple[Toleration, ...] = Field(default=(), description="a list of tolerations, as in a pod spec")
     affinity: dict[str, Any] = Field(default_factory=dict, description="an object as a pod spec's affinity")
     priority_class_name: DnsName | None = None
+    pull_secret_namespaces: tuple[NamespaceName, ...] = Field(
+        default=(), description="namespaces that get a kubernetes.io/dockerconfigjson Secret to pull with"
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -164,6 +167,11 @@ class Settings(ConfigModel):
         else:
             return maintenance
         raise problem(why, at=".garbageCollect", value=maintenance.garbage_collect.model_dump(by_alias=True))
+
+    @field_validator("pull_secret_namespaces")
+    @classmethod
+    def _namespaces_once(cls, namespaces: tuple[str, ...]) -> tuple[str, ...]:
+        return unique(namespaces, "pullSecretNamespaces", "namespace")
 
     @field_validator("affinity")
     @classmethod

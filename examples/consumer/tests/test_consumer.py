@@ -1,0 +1,67 @@
+"""The consumer project under Pulumi's mocks, its StackReference answered by a real run of the registry stack."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
+
+CONSUMER_DIR = Path(__file__).resolve().parent.parent
+REGISTRY_STACK = "organization/image-registry/dev"
+
+
+@pytest.fixture(scope="module")
+def registry() -> ProgramRun:
+    return run_program(dev_config())
+
+
+@pytest.fixture(scope="module")
+def consumer(registry: ProgramRun) -> ProgramRun:
+    config = {"image-registry-consumer:registryStack": REGISTRY_STACK, "image-registry-consumer:namespace": "apps"}
+    mocks = FaithfulMocks(stacks={REGISTRY_STACK: registry})
+    return run_program(config, mocks, root_directory=CONSUMER_DIR, project="image-registry-consumer")
+
+
+def pull_secret(consumer: ProgramRun) -> dict[str, object]:
+    (secret,) = [item for item in consumer.manifests() if item["kind"] == "Secret"]
+    return secret
+
+
+def test_the_pull_secret_is_a_secret_of_the_right_type(consumer: ProgramRun) -> None:
+    secret = pull_secret(consumer)
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret["metadata"]["namespace"] == "apps"  # type: ignore[index]
+    registration = consumer.one("kubernetes:core/v1:Secret")
+    assert contains_secret(registration.inputs["stringData"])
+
+
+def test_its_credentials_are_ones_the_registry_accepts(consumer: ProgramRun, registry: ProgramRun) -> None:
+    htpasswd = next(item for item in registry.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
+    lines = dict(line.split(":", 1) for line in htpasswd.plain_inputs["stringData"]["htpasswd"].splitlines())
+    document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])  # type: ignore[index]
+    assert set(document["auths"]) == {*registry.outputs["hostnames"], registry.outputs["internalHost"]}
+    for auth in document["auths"].values():
+        user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)
+        assert bcrypt.checkpw(password.encode(), lines[user].encode())
+
+
+def test_the_workload_pulls_from_the_registry_with_the_secret(consumer: ProgramRun, registry: ProgramRun) -> None:
+    pod = consumer.manifest("Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"{registry.outputs['registryHost']}/utils/busybox:latest"
+    assert pod["imagePullSecrets"] == [{"name": pull_secret(consumer)["metadata"]["name"]}]  # type: ignore[index]
+    assert consumer.outputs["image"] == container["image"]
+
+
+def test_no_credential_reaches_a_plain_input_or_output(consumer: ProgramRun, registry: ProgramRun) -> None:
+    password = str(registry.outputs["password"])
+    for item in consumer.registrations:
+        assert password not in json.dumps(redact(item.inputs), default=str), f"{item.type} {item.name}"
+    for name, value in consumer.outputs.items():
+        if name not in consumer.secret_outputs:
+            assert password not in json.dumps(value), name

@@ -1,0 +1,48 @@
+"""PullSecrets: a dockerconfigjson Secret in each namespace that asks, with credentials the registry accepts."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import bcrypt
+import pytest
+
+from components.settings import SettingsError, parse_settings
+from tests.conftest import RunProgram
+from tests.doubles import ProgramRun, contains_secret
+
+
+def htpasswd(run: ProgramRun) -> dict[str, str]:
+    secret = next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
+    text: str = secret.plain_inputs["stringData"]["htpasswd"]
+    return dict(line.split(":", 1) for line in text.splitlines())
+
+
+def test_none_by_default(dev_run: ProgramRun) -> None:
+    assert dev_run.outputs["pullSecrets"] == {}
+    assert not [item for item in dev_run.manifests() if item.get("type") == "kubernetes.io/dockerconfigjson"]
+
+
+def test_a_pull_secret_in_every_namespace_listed(run_with: RunProgram) -> None:
+    run = run_with(pullSecretNamespaces=["ci", "apps"])
+    assert run.outputs["pullSecrets"] == {"ci": "image-registry-pull", "apps": "image-registry-pull"}
+    pulls = [item for item in run.manifests() if item.get("type") == "kubernetes.io/dockerconfigjson"]
+    assert sorted(item["metadata"]["namespace"] for item in pulls) == ["apps", "ci"]
+    lines = htpasswd(run)
+    for pull in pulls:
+        assert pull["metadata"]["name"] == "image-registry-pull"
+        document = json.loads(pull["stringData"][".dockerconfigjson"])
+        assert document == json.loads(run.outputs["dockerConfigJson"])
+        for auth in document["auths"].values():
+            user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)
+            assert bcrypt.checkpw(password.encode(), lines[user].encode())
+    for registration in run.of_type("kubernetes:core/v1:Secret"):
+        if registration.plain_inputs.get("type") == "kubernetes.io/dockerconfigjson":
+            assert contains_secret(registration.inputs["stringData"])
+            assert registration.delete_before_replace
+
+
+def test_each_namespace_once() -> None:
+    with pytest.raises(SettingsError, match=r"pullSecretNamespaces\[1\]: .* each namespace once"):
+        parse_settings({"hostnames": '["r.example.com"]', "pullSecretNamespaces": '["ci", "ci"]'})

@@ -21,11 +21,14 @@ ifeq ($(CHOSEN_BACKEND),)
 export PULUMI_BACKEND_URL := file://$(HOME)
 endif
 
-.PHONY: help up preview test lint schema debian-packages pulumi-cli pulumi-ready
+.PHONY: help up preview drift outputs destroy test lint schema debian-packages pulumi-cli pulumi-ready stack-selected
 
 help:
 	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
-	@echo "make preview  the same, but pulumi preview --diff (what a pull request shows)"
+	@echo "make preview  pulumi preview --diff with the policy pack (what a pull request shows)"
+	@echo "make drift    pulumi preview --refresh --expect-no-changes: fails when the cluster drifted"
+	@echo "make outputs  the stack's outputs, secrets hidden (pulumi stack output --json)"
+	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: see README)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
 	@echo "make schema   regenerate the stack-config JSON Schema from the settings models"
 	@echo "STACK=prod make up   works on another stack"
@@ -38,6 +41,12 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The policy pack's own virtualenv (PulumiPolicy.yaml names it): its pins are not the program's.
+policy/venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/pip install --quiet -r policy/requirements.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
@@ -55,13 +64,25 @@ pulumi-ready: pulumi-cli $(VENV)/.runtime
 	 || { echo "make: no Kubernetes context: point KUBECONFIG at your cluster's kubeconfig (or kubectl config use-context NAME) and run make again" >&2; exit 1; }
 	@if [[ "$$PULUMI_BACKEND_URL" == file://* && -z "$${PULUMI_CONFIG_PASSPHRASE+set}$${PULUMI_CONFIG_PASSPHRASE_FILE+set}" && ! -t 0 ]]; then \
 	 echo "make: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: the local backend encrypts the stack's secrets with it" >&2; exit 1; fi
+
+# up and preview start a stack that does not exist yet; drift, outputs and destroy need one that does.
+stack-selected: pulumi-ready
 	pulumi stack select --create $(STACK)
 
-up: pulumi-ready
+up: stack-selected
 	pulumi up --stack $(STACK)
 
-preview: pulumi-ready
-	pulumi preview --diff --stack $(STACK)
+preview: stack-selected policy/venv/.installed
+	pulumi preview --diff --stack $(STACK) --policy-pack policy
+
+drift: pulumi-ready
+	pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)
+
+outputs: pulumi-ready
+	pulumi stack output --json --stack $(STACK)
+
+destroy: pulumi-ready
+	pulumi destroy --stack $(STACK)
 
 debian-packages:
 	@missing=$$(for package in $(DEBIAN_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
@@ -75,7 +96,10 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy examples/consumer/__main__.py
+	$(VENV)/bin/mypy policy/__main__.py
 	$(VENV)/bin/check-jsonschema --schemafile $(SCHEMA) Pulumi.*.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline .github/workflows
 
 # Regenerate the stack-config JSON Schema from the settings models (a test fails when it is stale).
 schema: $(VENV)/.runtime

@@ -11,6 +11,7 @@ import pulumi
 from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
 from components.exposure import RegistryExposure, RegistryExposureArgs
 from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs
+from components.node_trust import NodeTrust, NodeTrustArgs
 from components.pull_secrets import PullSecrets, PullSecretsArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
 from components.settings import Settings
@@ -73,6 +74,9 @@ class RegistryStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+        if settings.node_trust.enabled:
+            NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.cert_pem), opts=child)
 
         self.registry_host = settings.hostnames[0]
         self.hostnames = list(settings.hostnames)

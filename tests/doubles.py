@@ -461,7 +461,12 @@ class ProgramRun:
 
 def dev_config() -> dict[str, str]:
     """Pulumi.dev.yaml's settings, as the engine hands them to the program (objects as JSON)."""
-    document = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    return stack_config("dev")
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """Pulumi.<stack>.yaml's settings, as the engine hands them to the program (objects as JSON)."""
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
     config: dict[str, str] = {}
     for key, value in (document.get("config") or {}).items():
         config[key] = value if isinstance(value, str) else json.dumps(value)
@@ -478,10 +483,11 @@ def run_program(
     monitor: RecordingMonitor | None = None,
     root_directory: Path = PROJECT_DIR,
     project: str = "image-registry",
+    program: Path = PROJECT_DIR / "__main__.py",
 ) -> ProgramRun:
-    """Run the project's `__main__.py` once under the mocks, as `pulumi up` would, and wait for it.
+    """Run `program` once under the mocks, as `pulumi up` would, and wait for it.
 
-    `root_directory` is where the CLI says Pulumi.yaml (and the stack files, and the program) are.
+    `root_directory` is where the CLI says Pulumi.yaml (and the stack files) are.
     """
     mocks = mocks if mocks is not None else FaithfulMocks()
     monitor = monitor if monitor is not None else RecordingMonitor(mocks)
@@ -491,10 +497,10 @@ def run_program(
     pulumi.runtime.settings.SETTINGS.root_directory = str(root_directory)
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
 
-    def program() -> None:
-        runpy.run_path(str(root_directory / "__main__.py"), run_name="__main__")
+    def main() -> None:
+        runpy.run_path(str(program), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(main))
     run = ProgramRun(list(monitor.registrations.values()))
     root = ROOT.get()
     for name, value in getattr(root, "outputs", {}).items():

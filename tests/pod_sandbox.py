@@ -84,8 +84,8 @@ class PodLayout:
             env=container_environment(container, objects),
             mounts=[],
             run_as_user=security["runAsUser"],
-            run_as_group=security["runAsGroup"],
-            fs_group=security["fsGroup"],
+            run_as_group=security.get("runAsGroup", 0),
+            fs_group=security.get("fsGroup", 0),
             argv=entrypoint(container),
             host_names=host_names,
             port=next((port["containerPort"] for port in container.get("ports", []) if port["name"] == "https"), 0),
@@ -100,11 +100,17 @@ class PodLayout:
 
     def lay_out_volume(self, volume: dict[str, Any], objects: dict[tuple[str, str], Any]) -> Path:
         root = Path(self.workspace) / "volumes" / self.pod_name
-        if "secret" in volume:
-            source = volume["secret"]
-            secret = objects[("Secret", source["secretName"])]
+        if "secret" in volume or "configMap" in volume:
+            source = volume.get("secret") or volume["configMap"]
+            kind, name = ("Secret", source["secretName"]) if "secret" in volume else ("ConfigMap", source["name"])
             path = root / str(volume["name"])
-            write_secret_volume(path, _secret_files(secret, source), source.get("defaultMode", 0o644), self.fs_group)
+            files = _projected_files(objects[(kind, name)], source)
+            write_secret_volume(path, files, source.get("defaultMode", 0o644), self.fs_group)
+            return path
+        if "hostPath" in volume:
+            # The node's own directory: a directory of the workspace stands for the node's filesystem.
+            path = Path(self.workspace) / "node" / str(volume["hostPath"]["path"]).lstrip("/")
+            path.mkdir(parents=True, exist_ok=True)
             return path
         if "persistentVolumeClaim" in volume:
             # The claim outlives the pod: keyed by claim name, never wiped here.
@@ -169,8 +175,9 @@ def container_environment(container: dict[str, Any], objects: dict[tuple[str, st
     return env
 
 
-def _secret_files(secret: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
-    data: dict[str, str] = secret["stringData"]
+def _projected_files(config: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
+    """The files a Secret (stringData) or a ConfigMap (data) volume shows, `items` honoured."""
+    data: dict[str, str] = config.get("stringData") or config["data"]
     if "items" in source:
         return {item["path"]: data[item["key"]] for item in source["items"]}
     return dict(data)
@@ -250,7 +257,8 @@ class Sandbox:
         self.pid = int(children[0])
 
     def _enter(self) -> list[str]:
-        return ["nsenter", f"--target={self.pid}", "--mount", "--net", "--root", "--wd"]
+        # By absolute path: the environment given (the container's) need not have a PATH that finds it.
+        return ["/usr/bin/nsenter", f"--target={self.pid}", "--mount", "--net", "--root", "--wd"]
 
     def inside(self, path: Path) -> str:
         """A workspace path as commands inside the sandbox see it."""
@@ -294,14 +302,18 @@ class Sandbox:
 
     def _as_the_pod(self) -> list[str]:
         layout = self.layout
-        return ["setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}",
+        return ["/usr/bin/setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}",
                 f"--groups={layout.fs_group}", "--"]  # fmt: skip
 
-    def start_registry(self, *, wait: bool = True) -> None:
+    def start_container(self) -> None:
         """The container's process (the image's entrypoint on its args), its environment exactly, as the pod's user."""
         self.registry = self._spawn([*self._as_the_pod(), *self.layout.argv], dict(self.layout.env), self.registry_log)
-        if wait:
-            self._wait_until(f"https://127.0.0.1:{self.layout.port}/", self.registry, self.registry_log)
+
+    def start_registry(self) -> None:
+        """The registry's container, once its readiness probe answers."""
+        self.start_container()
+        assert self.registry is not None
+        self._wait_until(f"https://127.0.0.1:{self.layout.port}/", self.registry, self.registry_log)
 
     def kill_registry(self) -> None:
         """SIGKILL, as the kernel's OOM killer or a node failure would end it: no shutdown at all."""

@@ -82,9 +82,12 @@ def project_copy(tmp_path: Path, *, venv_built: bool) -> Path:
     project.mkdir()
     for name in ("Makefile", "Pulumi.yaml", "requirements.txt", "requirements-dev.txt"):
         shutil.copy(PROJECT_DIR / name, project / name)
+    (project / "policy").mkdir()
+    shutil.copy(PROJECT_DIR / "policy" / "requirements.txt", project / "policy" / "requirements.txt")
     if venv_built:
-        (project / ".venv").mkdir()
-        (project / ".venv" / ".runtime").touch()
+        for venv in (project / ".venv" / ".runtime", project / "policy" / "venv" / ".installed"):
+            venv.parent.mkdir(parents=True)
+            venv.touch()
     return project
 
 
@@ -107,13 +110,37 @@ def recording_pulumi(tmp_path: Path, tools_without_pulumi: str) -> Path:
     return record
 
 
-def backend_used(tmp_path: Path, path: str, record: Path, project: Path, **env: str) -> set[str]:
+def pulumi_calls(target: str, tmp_path: Path, path: str, record: Path, project: Path, **env: str) -> list[str]:
     passphrase = {"PULUMI_CONFIG_PASSPHRASE": "for-the-local-backend"}
-    result = make("up", tmp_path, path, project, KUBECONFIG=str(tmp_path / "kubeconfig"), **passphrase, **env)
+    result = make(target, tmp_path, path, project, KUBECONFIG=str(tmp_path / "kubeconfig"), **passphrase, **env)
     assert result.returncode == 0, result.stderr
-    calls = record.read_text().splitlines()
+    return record.read_text().splitlines()
+
+
+def backend_used(tmp_path: Path, path: str, record: Path, project: Path, **env: str) -> set[str]:
+    calls = pulumi_calls("up", tmp_path, path, record, project, **env)
     assert calls[-1].endswith("args=up --stack dev")
     return {call.split(" ")[0] for call in calls}
+
+
+@pytest.mark.parametrize(
+    ("target", "commands"),
+    [
+        pytest.param("up", ["stack select --create dev", "up --stack dev"], id="up"),
+        pytest.param(
+            "preview", ["stack select --create dev", "preview --diff --stack dev --policy-pack policy"], id="preview"
+        ),
+        pytest.param("drift", ["preview --refresh --expect-no-changes --diff --stack dev"], id="drift"),
+        pytest.param("outputs", ["stack output --json --stack dev"], id="outputs"),
+        pytest.param("destroy", ["destroy --stack dev"], id="destroy"),
+    ],
+)
+def test_the_pulumi_commands_of_each_target(
+    tmp_path: Path, tools_without_pulumi: str, recording_pulumi: Path, target: str, commands: list[str]
+) -> None:
+    project = project_copy(tmp_path, venv_built=True)
+    calls = pulumi_calls(target, tmp_path, tools_without_pulumi, recording_pulumi, project)
+    assert [call.split(" args=")[1] for call in calls] == commands
 
 
 def test_make_up_uses_the_local_backend_only_when_none_is_chosen(

@@ -1,6 +1,6 @@
 """Stack settings: the `image-registry:` config keys as typed, validated models (pure Python)."""
 
-from components.settings.access import TlsSettings, User
+from components.settings.access import NodeTrustSettings, TlsSettings, User
 from components.settings.errors import SettingsError
 from components.settings.maintenance import GarbageCollect, MaintenanceSettings
 from components.settings.models import DEFAULT_IMAGE, METRICS_PORT, PROJECT, REGISTRY_PORT, Settings
@@ -20,6 +20,7 @@ __all__ = [
     "MaintenanceSettings",
     "MetricsSettings",
     "NetworkPolicySettings",
+    "NodeTrustSettings",
     "PvcStorage",
     "Resources",
     "S3Storage",

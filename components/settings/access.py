@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -47,3 +49,10 @@ class TlsSettings(ConfigModel):
     @classmethod
     def _each_once(cls, values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         return unique(values, f"tls.{to_camel(str(info.field_name))}", "value")
+
+
+class NodeTrustSettings(ConfigModel):
+    enabled: bool = False
+    # Where the nodes' container runtime reads registry CAs: containerd's certs.d (and Docker's),
+    # or the directory k3s and RKE2 point their embedded containerd at.
+    platform: Literal["containerd", "k3s", "rke2"] = "containerd"

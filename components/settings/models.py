@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from components.settings.access import TlsSettings, User
+from components.settings.access import NodeTrustSettings, TlsSettings, User
 from components.settings.base import ConfigModel
 from components.settings.maintenance import MaintenanceSettings
 from components.settings.network import IngressSettings, MetricsSettings, NamespaceName, NetworkPolicySettings
@@ -76,6 +76,9 @@ class Settings(ConfigModel):
     tolerations: tuple[Toleration, ...] = Field(default=(), description="a list of tolerations, as in a pod spec")
     affinity: dict[str, Any] = Field(default_factory=dict, description="an object as a pod spec's affinity")
     priority_class_name: DnsName | None = None
+    node_trust: NodeTrustSettings = Field(
+        default_factory=NodeTrustSettings, description="an object {enabled, platform}"
+    )
     pull_secret_namespaces: tuple[NamespaceName, ...] = Field(
         default=(), description="namespaces that get a kubernetes.io/dockerconfigjson Secret to pull with"
     )

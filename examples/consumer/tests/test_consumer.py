@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -24,10 +25,16 @@ def registry() -> ProgramRun:
 def consumer(registry: ProgramRun) -> ProgramRun:
     config = {"image-registry-consumer:registryStack": REGISTRY_STACK, "image-registry-consumer:namespace": "apps"}
     mocks = FaithfulMocks(stacks={REGISTRY_STACK: registry})
-    return run_program(config, mocks, root_directory=CONSUMER_DIR, project="image-registry-consumer")
+    return run_program(
+        config,
+        mocks,
+        root_directory=CONSUMER_DIR,
+        project="image-registry-consumer",
+        program=CONSUMER_DIR / "__main__.py",
+    )
 
 
-def pull_secret(consumer: ProgramRun) -> dict[str, object]:
+def pull_secret(consumer: ProgramRun) -> dict[str, Any]:
     (secret,) = [item for item in consumer.manifests() if item["kind"] == "Secret"]
     return secret
 
@@ -35,7 +42,7 @@ def pull_secret(consumer: ProgramRun) -> dict[str, object]:
 def test_the_pull_secret_is_a_secret_of_the_right_type(consumer: ProgramRun) -> None:
     secret = pull_secret(consumer)
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
-    assert secret["metadata"]["namespace"] == "apps"  # type: ignore[index]
+    assert secret["metadata"]["namespace"] == "apps"
     registration = consumer.one("kubernetes:core/v1:Secret")
     assert contains_secret(registration.inputs["stringData"])
 
@@ -43,7 +50,7 @@ def test_the_pull_secret_is_a_secret_of_the_right_type(consumer: ProgramRun) -> 
 def test_its_credentials_are_ones_the_registry_accepts(consumer: ProgramRun, registry: ProgramRun) -> None:
     htpasswd = next(item for item in registry.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
     lines = dict(line.split(":", 1) for line in htpasswd.plain_inputs["stringData"]["htpasswd"].splitlines())
-    document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])  # type: ignore[index]
+    document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])
     assert set(document["auths"]) == {*registry.outputs["hostnames"], registry.outputs["internalHost"]}
     for auth in document["auths"].values():
         user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)
@@ -54,7 +61,7 @@ def test_the_workload_pulls_from_the_registry_with_the_secret(consumer: ProgramR
     pod = consumer.manifest("Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == f"{registry.outputs['registryHost']}/utils/busybox:latest"
-    assert pod["imagePullSecrets"] == [{"name": pull_secret(consumer)["metadata"]["name"]}]  # type: ignore[index]
+    assert pod["imagePullSecrets"] == [{"name": pull_secret(consumer)["metadata"]["name"]}]
     assert consumer.outputs["image"] == container["image"]
 
 

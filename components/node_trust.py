@@ -1,0 +1,190 @@
+"""NodeTrust: a DaemonSet that makes every node's container runtime trust the registry's CA.
+
+It writes, for each external hostname, what containerd reads from its registry
+host directory (`<certs.d>/<host>/hosts.toml` and `ca.crt`, read on every pull,
+no restart) and Docker's `/etc/docker/certs.d/<host>/ca.crt`. On k3s and RKE2
+it writes only `ca.crt` into the directory their containerd is pointed at: a
+`hosts.toml` there is theirs (generated from registries.yaml), and containerd
+reads a lone `ca.crt` when there is none. It rewrites what has changed every
+few seconds, so a file removed by a restart of k3s comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kube import labels_for, object_metadata
+from components.settings import Settings
+
+# (node directory of containerd's registry hosts, Docker's or None, whether hosts.toml is ours to write)
+PLATFORMS = {
+    "containerd": ("/etc/containerd/certs.d", "/etc/docker/certs.d", True),
+    "k3s": ("/var/lib/rancher/k3s/agent/etc/containerd/certs.d", None, False),
+    "rke2": ("/var/lib/rancher/rke2/agent/etc/containerd/certs.d", None, False),
+}
+CONFIG_DIR = "/config"
+CONTAINERD_DIR = "/host/containerd"
+DOCKER_DIR = "/host/docker"
+INTERVAL_SECONDS = 10
+# Copies a file only when it differs, through a rename: containerd never reads half a file.
+SCRIPT = """set -eu
+place() {
+  if ! cmp -s "$1" "$2"; then cp "$1" "$2.new" && mv -f "$2.new" "$2" && echo "wrote $2"; fi
+}
+while :; do
+  for host in $TRUST_HOSTS; do
+    mkdir -p "$CONTAINERD_DIR/$host"
+    place "$CONFIG_DIR/ca.crt" "$CONTAINERD_DIR/$host/ca.crt"
+    if [ -n "$WRITE_HOSTS_TOML" ]; then place "$CONFIG_DIR/$host.toml" "$CONTAINERD_DIR/$host/hosts.toml"; fi
+    if [ -n "$DOCKER_DIR" ]; then
+      mkdir -p "$DOCKER_DIR/$host"
+      place "$CONFIG_DIR/ca.crt" "$DOCKER_DIR/$host/ca.crt"
+    fi
+  done
+  sleep "$INTERVAL"
+done
+"""
+
+
+def hosts_toml(host: str, certs_dir: str) -> str:
+    """containerd's registry host configuration: pull and resolve from `host` over HTTPS, trusting our CA."""
+    return (
+        f'server = "https://{host}"\n\n'
+        f'[host."https://{host}"]\n'
+        '  capabilities = ["pull", "resolve"]\n'
+        f'  ca = "{certs_dir}/{host}/ca.crt"\n'
+    )
+
+
+@dataclass(frozen=True)
+class NodeTrustArgs:
+    settings: Settings
+    ca_cert_pem: pulumi.Input[str]
+
+
+class NodeTrust(pulumi.ComponentResource):
+    """Its own privileged-level namespace (hostPath is refused under baseline), a ConfigMap, the DaemonSet."""
+
+    def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-registry:index:NodeTrust", name, None, opts)
+        settings = args.settings
+        certs_dir, docker_dir, write_hosts_toml = PLATFORMS[settings.node_trust.platform]
+        base = f"{settings.name}-node-trust"
+        namespace = k8s.core.v1.Namespace(
+            f"{base}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=base,
+                labels={**labels_for(settings.name), "pod-security.kubernetes.io/enforce": "privileged"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        files = {f"{host}.toml": hosts_toml(host, certs_dir) for host in settings.hostnames}
+        # Auto-named: a new CA is a new ConfigMap, which rolls the DaemonSet and rewrites every node at once.
+        config_map = k8s.core.v1.ConfigMap(
+            f"{base}-files",
+            metadata=object_metadata(settings.name, namespace.metadata.name),
+            data=pulumi.Output.from_input(args.ca_cert_pem).apply(lambda pem: {"ca.crt": pem, **files}),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data"]),
+        )
+        environment = {
+            "TRUST_HOSTS": " ".join(settings.hostnames),
+            "CONFIG_DIR": CONFIG_DIR,
+            "CONTAINERD_DIR": CONTAINERD_DIR,
+            "DOCKER_DIR": DOCKER_DIR if docker_dir else "",
+            "WRITE_HOSTS_TOML": "true" if write_hosts_toml else "",
+            "INTERVAL": str(INTERVAL_SECONDS),
+        }
+        host_dirs = {"containerd-certs": (certs_dir, CONTAINERD_DIR)}
+        if docker_dir:
+            host_dirs["docker-certs"] = (docker_dir, DOCKER_DIR)
+        labels = {**labels_for(settings.name), "app.kubernetes.io/component": "node-trust"}
+        # It needs no network at all: none in, none out.
+        k8s.networking.v1.NetworkPolicy(
+            f"{base}-network-policy",
+            metadata=object_metadata(settings.name, namespace.metadata.name, "node-trust"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels), policy_types=["Ingress", "Egress"]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.apps.v1.DaemonSet(
+            f"{base}-daemon-set",
+            metadata=object_metadata(settings.name, namespace.metadata.name, "node-trust"),
+            spec=k8s.apps.v1.DaemonSetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=_pod_spec(
+                        settings.image, environment, host_dirs, config_map.metadata.name, settings.hostnames[0]
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+def _pod_spec(
+    image: str,
+    environment: dict[str, str],
+    host_dirs: dict[str, tuple[str, str]],
+    config_map: pulumi.Input[str],
+    first_host: str,
+) -> k8s.core.v1.PodSpecArgs:
+    # Ready when this node holds the current CA; restarted when it has not for five minutes.
+    current = k8s.core.v1.ExecActionArgs(
+        command=["cmp", "-s", f"{CONFIG_DIR}/ca.crt", f"{CONTAINERD_DIR}/{first_host}/ca.crt"]
+    )
+    return k8s.core.v1.PodSpecArgs(
+        automount_service_account_token=False,
+        enable_service_links=False,
+        # Every node, whatever its taints: a node that does not trust the CA cannot pull.
+        tolerations=[k8s.core.v1.TolerationArgs(operator="Exists")],
+        # Root only to write the root-owned host directories: no capability, no escalation, nothing else.
+        security_context=k8s.core.v1.PodSecurityContextArgs(
+            run_as_user=0,
+            run_as_group=0,
+            run_as_non_root=False,
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        containers=[
+            k8s.core.v1.ContainerArgs(
+                name="node-trust",
+                # The registry image (busybox on Alpine): no other image to trust and pin.
+                image=image,
+                image_pull_policy="IfNotPresent",
+                command=["/bin/sh", "-c", SCRIPT],
+                env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in environment.items()],
+                volume_mounts=[
+                    k8s.core.v1.VolumeMountArgs(name="files", mount_path=CONFIG_DIR, read_only=True),
+                    *(k8s.core.v1.VolumeMountArgs(name=name, mount_path=path) for name, (_, path) in host_dirs.items()),
+                ],
+                readiness_probe=k8s.core.v1.ProbeArgs(exec_=current, period_seconds=INTERVAL_SECONDS),
+                liveness_probe=k8s.core.v1.ProbeArgs(
+                    exec_=current, initial_delay_seconds=60, period_seconds=60, failure_threshold=5
+                ),
+                resources=k8s.core.v1.ResourceRequirementsArgs(
+                    requests={"cpu": "5m", "memory": "8Mi"}, limits={"cpu": "50m", "memory": "32Mi"}
+                ),
+                security_context=k8s.core.v1.SecurityContextArgs(
+                    privileged=False,
+                    allow_privilege_escalation=False,
+                    read_only_root_filesystem=True,
+                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                ),
+            )
+        ],
+        volumes=[
+            k8s.core.v1.VolumeArgs(name="files", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map)),
+            # Only the directories it writes, created on nodes that have none yet.
+            *(
+                k8s.core.v1.VolumeArgs(
+                    name=name, host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=node_path, type="DirectoryOrCreate")
+                )
+                for name, (node_path, _) in host_dirs.items()
+            ),
+        ],
+    )

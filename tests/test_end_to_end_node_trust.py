@@ -1,0 +1,82 @@
+"""End to end: the node-trust DaemonSet's own command writes what containerd reads, and a client pulls with it.
+
+The container's command is the rendered one (a shell script), run by Debian's
+busybox-static with only busybox applets on its PATH, as in the registry image
+it uses; its host directories are a directory of the workspace, bound in a
+mount namespace. Then the files are what containerd expects, and `skopeo`
+pulls `utils/busybox:latest` over the external hostname trusting the CA
+directory the DaemonSet wrote, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from pathlib import Path
+
+from tests.doubles import FaithfulMocks, dev_config, run_program
+from tests.e2e import REPOSITORY, running_registry
+from tests.images import build_busybox_image
+from tests.pod_sandbox import PodLayout, Sandbox
+
+APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo")
+
+
+def wait_for(paths: list[Path], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in paths):
+        assert time.monotonic() < deadline, f"never written: {[str(path) for path in paths if not path.exists()]}"
+        time.sleep(0.1)
+
+
+def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> None:
+    config = dev_config()
+    config["image-registry:nodeTrust"] = json.dumps({"enabled": True})
+    mocks = FaithfulMocks()
+    run = run_program(config, mocks)
+    with running_registry(run, mocks, tmp_path) as registry:
+        host = run.outputs["registryHost"]
+        digest = build_busybox_image(tmp_path / "busybox")
+        assert registry.push(tmp_path / "busybox", host)[0] == 0
+
+        layout = PodLayout.from_run(run, tmp_path, [], kind="DaemonSet", pod_name="node-trust")
+        applets = tmp_path / "image-bin"
+        applets.mkdir()
+        for applet in APPLETS:
+            (applets / applet).symlink_to("/bin/busybox")
+        assert layout.argv[0] == "/bin/sh"
+        layout.argv = ["/bin/busybox", *layout.argv]
+        layout.env["PATH"] = f"/sandbox/{applets.relative_to(tmp_path)}"
+        node = Sandbox(layout)
+        try:
+            node.start_container()
+            certs = tmp_path / "node" / "etc" / "containerd" / "certs.d"
+            docker = tmp_path / "node" / "etc" / "docker" / "certs.d"
+            hostnames = run.outputs["hostnames"]
+            wait_for(
+                [certs / name / "hosts.toml" for name in hostnames] + [docker / name / "ca.crt" for name in hostnames]
+            )
+            for name in hostnames:
+                assert (certs / name / "ca.crt").read_text() == run.outputs["caCertPem"]
+                assert (docker / name / "ca.crt").read_text() == run.outputs["caCertPem"]
+                hosts = tomllib.loads((certs / name / "hosts.toml").read_text())
+                assert hosts["server"] == f"https://{name}"
+                assert hosts["host"][f"https://{name}"] == {
+                    "capabilities": ["pull", "resolve"],
+                    "ca": f"/etc/containerd/certs.d/{name}/ca.crt",
+                }
+
+            trusted = registry.client.inside(certs / host)
+            code, error = registry.skopeo(
+                "copy", "--src-cert-dir", trusted, "--src-creds", registry.credentials(),
+                f"docker://{host}/{REPOSITORY}:latest", f"oci:{registry.client.inside(tmp_path / 'pulled')}:latest",
+            )  # fmt: skip
+            assert code == 0, error
+            assert json.loads((tmp_path / "pulled" / "index.json").read_text())["manifests"][0]["digest"] == digest
+
+            # A file removed behind its back (a k3s restart, a person) comes back.
+            (certs / host / "ca.crt").unlink()
+            wait_for([certs / host / "ca.crt"])
+        finally:
+            node.close()

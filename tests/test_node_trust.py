@@ -1,0 +1,79 @@
+"""NodeTrust: a least-privilege DaemonSet on every node writing the CA where the container runtime reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import RunProgram
+from tests.doubles import ProgramRun
+from tests.pod_sandbox import objects_by_name
+
+ON = {"enabled": True}
+
+
+def daemon_pod(run: ProgramRun) -> dict[str, Any]:
+    spec: dict[str, Any] = run.manifest("DaemonSet")["spec"]["template"]["spec"]
+    return spec
+
+
+def environment(run: ProgramRun) -> dict[str, str]:
+    (container,) = daemon_pod(run)["containers"]
+    return {item["name"]: item["value"] for item in container["env"]}
+
+
+def test_off_by_default(dev_run: ProgramRun) -> None:
+    assert "DaemonSet" not in {item["kind"] for item in dev_run.manifests()}
+
+
+def test_every_node_in_a_namespace_of_its_own(run_with: RunProgram) -> None:
+    run = run_with(nodeTrust=ON)
+    pod = daemon_pod(run)
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    namespace = run.manifest("DaemonSet")["metadata"]["namespace"]
+    assert namespace != run.outputs["namespace"], "hostPath is refused in the registry's restricted namespace"
+    (own,) = [item for item in run.manifests() if item["kind"] == "Namespace" and item["metadata"]["name"] == namespace]
+    assert own["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_least_privilege(run_with: RunProgram) -> None:
+    pod = daemon_pod(run_with(nodeTrust=ON))
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {
+        "privileged": False,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert pod["automountServiceAccountToken"] is False
+    host_paths = {volume["hostPath"]["path"] for volume in pod["volumes"] if "hostPath" in volume}
+    assert host_paths == {"/etc/containerd/certs.d", "/etc/docker/certs.d"}
+    assert all(volume["hostPath"]["type"] == "DirectoryOrCreate" for volume in pod["volumes"] if "hostPath" in volume)
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    assert mounts["files"]["readOnly"] is True
+    assert container["image"] == run_with().manifest("Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_the_files_it_writes(run_with: RunProgram) -> None:
+    run = run_with(nodeTrust=ON)
+    volume = next(volume for volume in daemon_pod(run)["volumes"] if volume["name"] == "files")
+    data = objects_by_name(run)[("ConfigMap", volume["configMap"]["name"])]["data"]
+    assert data["ca.crt"] == run.outputs["caCertPem"]
+    assert set(data) == {"ca.crt", *(f"{host}.toml" for host in run.outputs["hostnames"])}
+    env = environment(run)
+    assert env["TRUST_HOSTS"].split() == run.outputs["hostnames"]
+    assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("true", "/host/docker")
+
+
+def test_on_k3s_only_the_ca_in_k3s_own_directory(run_with: RunProgram) -> None:
+    run = run_with(nodeTrust={"enabled": True, "platform": "k3s"})
+    host_paths = {volume["hostPath"]["path"] for volume in daemon_pod(run)["volumes"] if "hostPath" in volume}
+    assert host_paths == {"/var/lib/rancher/k3s/agent/etc/containerd/certs.d"}
+    env = environment(run)
+    assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("", "")
+
+
+def test_a_new_ca_rolls_the_daemon_set(run_with: RunProgram) -> None:
+    run = run_with(nodeTrust=ON)
+    files = next(item for item in run.of_type("kubernetes:core/v1:ConfigMap") if "node-trust" in item.name)
+    assert "name" not in files.inputs["metadata"]
+    assert "data" in files.replace_on_changes

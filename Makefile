@@ -6,7 +6,7 @@ VENV := .venv
 CHECKOV_VENV := .venv-checkov
 STACK ?= dev
 # What the end-to-end tests run: the real registry, a real client, a real image, a real ingress hop.
-DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy
+DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy caddy
 KUBECONFIG_FILE := $(firstword $(subst :, ,$(KUBECONFIG)) $(HOME)/.kube/config)
 SCHEMA := components/settings/stack-config.schema.json
 
@@ -21,7 +21,7 @@ ifeq ($(CHOSEN_BACKEND),)
 export PULUMI_BACKEND_URL := file://$(HOME)
 endif
 
-.PHONY: help up preview drift outputs destroy test lint schema debian-packages pulumi-cli pulumi-ready stack-selected
+.PHONY: help up preview drift outputs destroy test bench lint schema debian-packages pulumi-cli pulumi-ready stack-selected
 
 help:
 	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
@@ -30,6 +30,7 @@ help:
 	@echo "make outputs  the stack's outputs, secrets hidden (pulumi stack output --json)"
 	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: see README)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
+	@echo "make bench    the secured registry against the plain one, and the program's cost: bench/RESULTS.md"
 	@echo "make schema   regenerate the stack-config JSON Schema from the settings models"
 	@echo "STACK=prod make up   works on another stack"
 
@@ -107,3 +108,7 @@ schema: $(VENV)/.runtime
 
 test: $(VENV)/.dev $(CHECKOV_VENV)/.installed debian-packages lint
 	$(VENV)/bin/python -m pytest
+
+# About five minutes, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
+bench: $(VENV)/.dev debian-packages
+	$(VENV)/bin/python -m bench

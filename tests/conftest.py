@@ -47,3 +47,13 @@ def run_with() -> RunProgram:
         return run_program(config, mocks, secret_keys=secret_keys)
 
     return run
+
+
+def front_accounts(run: ProgramRun) -> dict[str, str]:
+    """The users and bcrypt hashes the front checks, from the Caddy config in the `<name>-auth` Secret."""
+    secret = next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-auth"))
+    config = json.loads(secret.plain_inputs["stringData"]["caddy.json"])
+    routes = config["apps"]["http"]["servers"]["registry"]["routes"]
+    handlers = [handler for route in routes for handler in route["handle"]]
+    (basic,) = [handler["providers"]["http_basic"] for handler in handlers if handler["handler"] == "authentication"]
+    return {account["username"]: account["password"] for account in basic["accounts"]}

@@ -1,12 +1,14 @@
 """Faithful test doubles for Pulumi's engine and the providers the program uses.
 
 `FaithfulMocks` really does what the providers do: the tls resources generate
-real keys and sign real certificates (with `cryptography`), the random
-resources draw real randomness, and Kubernetes objects get the provider's
-auto-naming (`<name>-<8 hex>`). It also keeps state between runs the way
-Pulumi does: a resource whose inputs did not change keeps its outputs; one
-whose inputs changed gets new ones (a new key, a new certificate, a new
-auto-name), as a replacement would.
+real keys and sign real certificates, the random resources draw real
+randomness (tests/provider_doubles.py), and Kubernetes objects get the provider's
+auto-naming (`<name>-<8 hex>`). Dynamic resources run their own provider,
+unpickled from the `__provider` input as the engine's dynamic provider host
+does. It also keeps state between runs the way Pulumi does: a resource whose
+inputs did not change keeps its outputs (for a dynamic resource: whose
+provider's diff finds no change); one whose inputs changed gets new ones (a
+new key, a new certificate, a new auto-name), as a replacement would.
 
 `run_program` runs `__main__.py` under these mocks and records everything the
 program registered, with the secret markers and resource options the engine
@@ -16,72 +18,27 @@ would see.
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import runpy
 import secrets
-import string
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
+import dill  # type: ignore[import-untyped]
 import pulumi
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tests.provider_doubles import CREATORS, SECRET_OUTPUTS, kubernetes_object
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-# What each provider's schema marks secret in its outputs (the engine does this
-# from additionalSecretOutputs; the mock monitor does not, so the doubles must).
-SECRET_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"),
-    "tls:index/certRequest:CertRequest": ("privateKeyPem",),
-    "tls:index/selfSignedCert:SelfSignedCert": ("privateKeyPem",),
-    "tls:index/locallySignedCert:LocallySignedCert": ("caPrivateKeyPem",),
-    "random:index/randomPassword:RandomPassword": ("result", "bcryptHash"),
-    "random:index/randomBytes:RandomBytes": ("base64", "hex"),
-    "kubernetes:core/v1:Secret": ("data", "stringData"),
-}
-
-_KEY_USAGES = {
-    "digital_signature": "digital_signature",
-    "content_commitment": "content_commitment",
-    "key_encipherment": "key_encipherment",
-    "data_encipherment": "data_encipherment",
-    "key_agreement": "key_agreement",
-    "cert_signing": "key_cert_sign",
-    "crl_signing": "crl_sign",
-    "encipher_only": "encipher_only",
-    "decipher_only": "decipher_only",
-}
-_EXTENDED_KEY_USAGES = {
-    "server_auth": ExtendedKeyUsageOID.SERVER_AUTH,
-    "client_auth": ExtendedKeyUsageOID.CLIENT_AUTH,
-    "code_signing": ExtendedKeyUsageOID.CODE_SIGNING,
-    "email_protection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    "timestamping": ExtendedKeyUsageOID.TIME_STAMPING,
-    "ocsp_signing": ExtendedKeyUsageOID.OCSP_SIGNING,
-}
-_SUBJECT_FIELDS = {
-    "commonName": NameOID.COMMON_NAME,
-    "organization": NameOID.ORGANIZATION_NAME,
-    "organizationalUnit": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "country": NameOID.COUNTRY_NAME,
-    "locality": NameOID.LOCALITY_NAME,
-    "province": NameOID.STATE_OR_PROVINCE_NAME,
-}
-_RANDOM_PASSWORD_SPECIAL = "!@#$%&*()-_=+[]{}<>:?"
 
 
 def unwrap(value: Any) -> Any:
@@ -119,187 +76,21 @@ def contains_secret(value: Any) -> bool:
     return False
 
 
-def _name(subject: Mapping[str, Any] | None) -> x509.Name:
-    attributes = []
-    for key, oid in _SUBJECT_FIELDS.items():
-        if subject and subject.get(key):
-            attributes.append(x509.NameAttribute(oid, subject[key]))
-    return x509.Name(attributes)
+DYNAMIC_PROVIDER_KEY = "__provider"
 
 
-def _sans(dns_names: list[str] | None, ip_addresses: list[str] | None) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names or []]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses or []]
-    return names
+def _dynamic_provider(inputs: Mapping[str, Any]) -> Any:
+    """The provider a dynamic resource carries, loaded the way `python -m pulumi.dynamic` loads it."""
+    return dill.loads(base64.b64decode(inputs[DYNAMIC_PROVIDER_KEY]))
 
 
-def _load_key(pem: str) -> Any:
-    return serialization.load_pem_private_key(pem.encode(), password=None)
-
-
-def _build_certificate(
-    inputs: Mapping[str, Any],
-    *,
-    subject: x509.Name,
-    public_key: Any,
-    issuer: x509.Name,
-    issuer_key: Any,
-    issuer_certificate: x509.Certificate | None,
-    sans: list[x509.GeneralName],
-) -> dict[str, Any]:
-    """What terraform-provider-tls's createCertificate does, with cryptography."""
-    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    not_after = now + datetime.timedelta(hours=int(inputs["validityPeriodHours"]))
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=bool(inputs.get("isCaCertificate")), path_length=None), critical=True)
-    )
-    uses = list(inputs.get("allowedUses") or [])
-    key_usage_flags = dict.fromkeys(_KEY_USAGES.values(), False)
-    for use in uses:
-        if use in _KEY_USAGES:
-            key_usage_flags[_KEY_USAGES[use]] = True
-    if any(key_usage_flags.values()):
-        builder = builder.add_extension(x509.KeyUsage(**key_usage_flags), critical=True)
-    extended = [_EXTENDED_KEY_USAGES[use] for use in uses if use in _EXTENDED_KEY_USAGES]
-    if extended:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    if inputs.get("setSubjectKeyId"):
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    if issuer_certificate is not None:
-        try:
-            ski = issuer_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-            )
-        except x509.ExtensionNotFound:
-            pass
-    certificate = builder.sign(issuer_key, hashes.SHA256())
-    early = int(inputs.get("earlyRenewalHours") or 0)
+def _secret_like_inputs(raw_inputs: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+    """The engine's annotateSecrets for providers that take no secrets (dynamic ones):
+    an output is secret when the input of the same name was."""
     return {
-        **inputs,
-        "certPem": certificate.public_bytes(serialization.Encoding.PEM).decode(),
-        "validityStartTime": now.isoformat().replace("+00:00", "Z"),
-        "validityEndTime": not_after.isoformat().replace("+00:00", "Z"),
-        "readyForRenewal": now >= not_after - datetime.timedelta(hours=early),
+        key: rpc.wrap_rpc_secret(value) if contains_secret(raw_inputs.get(key)) else value
+        for key, value in outputs.items()
     }
-
-
-def private_key(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    algorithm = inputs.get("algorithm", "RSA")
-    key: Any
-    if algorithm == "RSA":
-        key = rsa.generate_private_key(public_exponent=65537, key_size=int(inputs.get("rsaBits", 2048)))
-        traditional = serialization.PrivateFormat.TraditionalOpenSSL
-    elif algorithm == "ECDSA":
-        curves = {"P224": ec.SECP224R1(), "P256": ec.SECP256R1(), "P384": ec.SECP384R1(), "P521": ec.SECP521R1()}
-        key = ec.generate_private_key(curves[inputs.get("ecdsaCurve", "P224")])
-        traditional = serialization.PrivateFormat.TraditionalOpenSSL
-    else:
-        raise ValueError(f"the double does not generate {algorithm} keys")
-    pem = serialization.Encoding.PEM
-    return {
-        **inputs,
-        "privateKeyPem": key.private_bytes(pem, traditional, serialization.NoEncryption()).decode(),
-        "privateKeyPemPkcs8": key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode(),
-        "publicKeyPem": key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-        "publicKeyOpenssh": key.public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-        + "\n",
-    }
-
-
-def self_signed_cert(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    key = _load_key(inputs["privateKeyPem"])
-    subject = _name(inputs.get("subject"))
-    sans = _sans(inputs.get("dnsNames"), inputs.get("ipAddresses"))
-    return _build_certificate(
-        inputs,
-        subject=subject,
-        public_key=key.public_key(),
-        issuer=subject,
-        issuer_key=key,
-        issuer_certificate=None,
-        sans=sans,
-    )
-
-
-def cert_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    key = _load_key(inputs["privateKeyPem"])
-    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(inputs.get("subject")))
-    sans = _sans(inputs.get("dnsNames"), inputs.get("ipAddresses"))
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    request = builder.sign(key, hashes.SHA256())
-    return {**inputs, "certRequestPem": request.public_bytes(serialization.Encoding.PEM).decode()}
-
-
-def locally_signed_cert(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    request = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
-    if not request.is_signature_valid:
-        raise ValueError("certificate request signature is invalid")
-    ca_certificate = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
-    ca_key = _load_key(inputs["caPrivateKeyPem"])
-    try:
-        sans = list(request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-    except x509.ExtensionNotFound:
-        sans = []
-    return _build_certificate(
-        inputs,
-        subject=request.subject,
-        public_key=request.public_key(),
-        issuer=ca_certificate.subject,
-        issuer_key=ca_key,
-        issuer_certificate=ca_certificate,
-        sans=sans,
-    )
-
-
-def random_password(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    alphabet = ""
-    if inputs.get("upper", True):
-        alphabet += string.ascii_uppercase
-    if inputs.get("lower", True):
-        alphabet += string.ascii_lowercase
-    if inputs.get("numeric", True):
-        alphabet += string.digits
-    if inputs.get("special", True):
-        alphabet += inputs.get("overrideSpecial") or _RANDOM_PASSWORD_SPECIAL
-    result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
-    return {**inputs, "result": result, "bcryptHash": bcrypt.hashpw(result.encode(), bcrypt.gensalt(10)).decode()}
-
-
-def random_bytes(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    data = secrets.token_bytes(int(inputs["length"]))
-    return {**inputs, "base64": base64.b64encode(data).decode(), "hex": data.hex()}
-
-
-def kubernetes_object(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The provider's auto-naming: `<resource name>-<8 hex>` when metadata.name is absent."""
-    metadata = dict(inputs.get("metadata") or {})
-    metadata.setdefault("name", f"{name}-{secrets.token_hex(4)}")
-    return {**inputs, "metadata": metadata}
-
-
-_CREATORS = {
-    "tls:index/privateKey:PrivateKey": private_key,
-    "tls:index/selfSignedCert:SelfSignedCert": self_signed_cert,
-    "tls:index/certRequest:CertRequest": cert_request,
-    "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
-    "random:index/randomPassword:RandomPassword": random_password,
-    "random:index/randomBytes:RandomBytes": random_bytes,
-}
 
 
 @dataclass
@@ -333,10 +124,12 @@ class FaithfulMocks(pulumi.runtime.Mocks):
             return None, {}
         key = (args.typ, args.name)
         stored = self.state.get(key)
+        if args.typ.startswith("pulumi-python:dynamic"):
+            return self._dynamic(key, args.inputs, inputs, stored)
         if stored is not None and stored.inputs == inputs:
             return stored.resource_id, stored.outputs
-        if args.typ in _CREATORS:
-            outputs = _CREATORS[args.typ](inputs)
+        if args.typ in CREATORS:
+            outputs = CREATORS[args.typ](inputs)
         elif args.typ.startswith("kubernetes:"):
             outputs = kubernetes_object(args.name, inputs)
         else:
@@ -348,6 +141,33 @@ class FaithfulMocks(pulumi.runtime.Mocks):
         self.state[key] = _Stored(inputs, resource_id, outputs)
         self.created.append(key)
         return resource_id, outputs
+
+    def _dynamic(
+        self, key: tuple[str, str], raw_inputs: Mapping[str, Any], inputs: dict[str, Any], stored: _Stored | None
+    ) -> tuple[str, dict[str, Any]]:
+        """Check, then diff against state (no change: state's outputs), else create: the engine's steps."""
+        provider, serialized = _dynamic_provider(inputs), inputs[DYNAMIC_PROVIDER_KEY]
+        olds = unwrap(stored.outputs) if stored is not None else {}
+        checked = {**provider.check(olds, inputs).inputs, DYNAMIC_PROVIDER_KEY: serialized}
+        if stored is not None and not provider.diff(stored.resource_id, olds, checked).changes:
+            self.state[key] = _Stored(inputs, stored.resource_id, stored.outputs)
+            return stored.resource_id, stored.outputs
+        result = provider.create(checked)
+        outputs = _secret_like_inputs(
+            raw_inputs, {**(result.outs or {}), DYNAMIC_PROVIDER_KEY: checked[DYNAMIC_PROVIDER_KEY]}
+        )
+        self.state[key] = _Stored(inputs, result.id, outputs)
+        self.created.append(key)
+        return result.id, outputs
+
+    def save(self, path: Path) -> None:
+        """The state, for a later run in another process (the way a backend keeps it)."""
+        stored = [[typ, name, asdict(item)] for (typ, name), item in self.state.items()]
+        path.write_text(json.dumps(stored))
+
+    def load(self, path: Path) -> None:
+        for typ, name, item in json.loads(path.read_text()):
+            self.state[(typ, name)] = _Stored(**item)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise AssertionError(f"the program must not invoke functions, but called {args.token}")
@@ -370,6 +190,8 @@ class Registration:
     retain_on_delete: bool
     # The URNs this resource answers to besides its own (its earlier places in the tree).
     aliases: tuple[str, ...]
+    # What the provider called it (plain in state).
+    resource_id: str = ""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -388,9 +210,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: FaithfulMocks) -> None:
         super().__init__(mocks)
         self.registrations: dict[str, Registration] = {}
+        # When the last resource was registered (seconds since the epoch): the end of an evaluation.
+        self.last_registered = 0.0
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        self.last_registered = time.time()
+        if request.additionalSecretOutputs:
+            response = self._with_secret_outputs(response, request.additionalSecretOutputs)
         if request.type != "pulumi:pulumi:Stack":
             self.registrations[response.urn] = Registration(
                 urn=response.urn,
@@ -405,7 +232,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 replace_on_changes=tuple(request.replaceOnChanges),
                 retain_on_delete=request.retainOnDelete,
                 aliases=tuple(request.aliasURNs) + tuple(_alias_urn(request, alias) for alias in request.aliases),
+                resource_id=response.id,
             )
+        return response
+
+    def _with_secret_outputs(self, response: Any, names: Any) -> Any:
+        """What the engine does with `additional_secret_outputs`: those outputs come back secret."""
+        registration = self.resources[response.urn]
+        state = {
+            key: rpc.wrap_rpc_secret(value) if key in names and not rpc.is_rpc_secret(value) else value
+            for key, value in registration.state.items()
+        }
+        self.resources[response.urn] = pulumi_mocks.MockMonitor.ResourceRegistration(
+            response.urn, registration.id, state
+        )
+        response.object.CopyFrom(_sync_await(rpc.serialize_properties(state, {})))
         return response
 
 

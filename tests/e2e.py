@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.doubles import FaithfulMocks, ProgramRun
-from tests.pod_sandbox import PodLayout, Sandbox
+from tests.pod_layout import PodLayout
+from tests.pod_sandbox import Sandbox
 
 REQUIRED_TOOLS = (
     "docker-registry",
@@ -26,6 +27,7 @@ REQUIRED_TOOLS = (
     "openssl",
     "nginx",
     "haproxy",
+    "caddy",
 )
 NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
 REPOSITORY = "utils/busybox"

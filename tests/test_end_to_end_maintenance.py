@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from tests.e2e import Registry, running_registry
 from tests.images import build_random_image
-from tests.pod_sandbox import PodLayout, Sandbox
+from tests.pod_layout import PodLayout
+from tests.pod_sandbox import Sandbox
 
 DELETES_ON = {"deleteEnabled": True}
 

@@ -19,7 +19,7 @@ from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import Registry, running_registry
 from tests.images import build_random_image
 from tests.ingress_nginx import PREFIX, nginx_config
-from tests.pod_sandbox import objects_by_name
+from tests.pod_layout import objects_by_name
 
 REFERENCE = "ci/large:latest"
 

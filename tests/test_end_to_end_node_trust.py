@@ -18,7 +18,8 @@ from pathlib import Path
 from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import REPOSITORY, running_registry
 from tests.images import build_busybox_image
-from tests.pod_sandbox import PodLayout, Sandbox
+from tests.pod_layout import PodLayout
+from tests.pod_sandbox import Sandbox
 
 APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo")
 
@@ -45,9 +46,9 @@ def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> Non
         applets.mkdir()
         for applet in APPLETS:
             (applets / applet).symlink_to("/bin/busybox")
-        assert layout.argv[0] == "/bin/sh"
-        layout.argv = ["/bin/busybox", *layout.argv]
-        layout.env["PATH"] = f"/sandbox/{applets.relative_to(tmp_path)}"
+        assert layout.container().argv[0] == "/bin/sh"
+        layout.container().argv = ["/bin/busybox", *layout.container().argv]
+        layout.container().env["PATH"] = f"/sandbox/{applets.relative_to(tmp_path)}"
         node = Sandbox(layout)
         try:
             node.start_container()

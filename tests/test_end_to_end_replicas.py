@@ -22,7 +22,8 @@ import yaml
 from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from tests.e2e import Registry, certificate_names, require_tools
 from tests.images import build_random_image
-from tests.pod_sandbox import PodLayout, Sandbox, objects_by_name, write_secret_volume
+from tests.pod_layout import PodLayout, objects_by_name, write_secret_volume
+from tests.pod_sandbox import Sandbox
 
 REPLICAS = 3
 IMAGE_MIB = 64
@@ -71,11 +72,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registr
     workspace = tmp_path_factory.mktemp("replicas")
     (workspace / "trust").mkdir()
     (workspace / "trust" / "ca.crt").write_text(run.outputs["caCertPem"])
-    node = Sandbox(
-        PodLayout(
-            str(workspace), {}, [], 0, 0, 0, host_names=certificate_names(run), redirect_ingress=False, pod_name="node"
-        )
-    )
+    node = Sandbox(PodLayout.without_containers(workspace, "node", certificate_names(run)))
     pods: list[Sandbox] = []
     try:
         for index in range(1, REPLICAS + 1):
@@ -98,12 +95,14 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registr
 
 def test_replicas_share_one_claim_and_one_http_secret(replicas: tuple[Registry, list[Sandbox]]) -> None:
     _, pods = replicas
-    claims = {mount.source for pod in pods for mount in pod.layout.mounts if mount.target == "/var/lib/registry"}
+    claims = {
+        mount.source for pod in pods for mount in pod.layout.container().mounts if mount.target == "/var/lib/registry"
+    }
     assert len(claims) == 1
     config_files = {
         (Path(mount.source) / "config.yml").read_text()
         for pod in pods
-        for mount in pod.layout.mounts
+        for mount in pod.layout.container().mounts
         if mount.target == "/etc/registry/config"
     }
     assert len(config_files) == 1
@@ -143,3 +142,16 @@ def test_without_a_shared_http_secret_uploads_that_move_between_pods_fail(
     # The client may only see its connection cut (the pod refuses before reading the body); the pods say why.
     refusals = [pod.registry_log.read_text().count("blob upload invalid") for pod in pods]
     assert sum(refusals) > 0, error
+
+
+def test_only_the_front_is_reachable_from_outside_the_pod(replicas: tuple[Registry, list[Sandbox]]) -> None:
+    registry, pods = replicas
+    pod_address = "10.244.1.2"  # the first pod's, as `connect` numbers them
+    front = registry.client.run("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"https://{pod_address}:5000/")
+    assert front.stdout == "200"
+    # The registry itself listens on the pod's loopback: from the node (another pod, the Ingress) it is not there.
+    around = registry.client.run("curl", "-sS", "--max-time", "5", f"http://{pod_address}:5002/v2/")
+    assert around.returncode == 7, around  # curl: could not connect
+    # Inside the pod, the containers share that loopback: the front reaches it (and so would a sidecar).
+    inside = pods[0].run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:5002/v2/")
+    assert inside.stdout == "200"

@@ -21,7 +21,8 @@ import pytest
 from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from tests.e2e import Registry, require_tools, running_registry
 from tests.images import build_random_image
-from tests.pod_sandbox import CLIENT_PATH, INSIDE, PodLayout, Sandbox
+from tests.pod_layout import PodLayout
+from tests.pod_sandbox import CLIENT_PATH, INSIDE, Sandbox
 
 BUCKET = "registry"
 STORE_ADDRESS = "10.244.1.2"  # the store's end of its link to the pod
@@ -40,7 +41,7 @@ def render(mocks: FaithfulMocks, keys: dict[str, str]) -> ProgramRun:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, dict[str, str]]]:
     require_tools()
     workspace = tmp_path_factory.mktemp("s3")
-    sandbox = Sandbox(PodLayout(str(workspace), {}, [], 0, 0, 0, redirect_ingress=False, pod_name="store"))
+    sandbox = Sandbox(PodLayout.without_containers(workspace, "store"))
     try:
         environment = {"PATH": CLIENT_PATH, "HOME": f"{INSIDE}/home"}
         sandbox.start_helper(
@@ -77,8 +78,8 @@ def objects(store: tuple[Sandbox, dict[str, str]]) -> list[str]:
 
 def test_the_keys_reach_the_registry_as_a_file_only(registry: Registry, store: tuple[Sandbox, dict[str, str]]) -> None:
     _, keys = store
-    assert not any(keys["secretKey"] in value for value in registry.layout.env.values())
-    credentials = next(mount for mount in registry.layout.mounts if mount.target == "/etc/registry/s3")
+    assert not any(keys["secretKey"] in value for value in registry.layout.container().env.values())
+    credentials = next(mount for mount in registry.layout.container().mounts if mount.target == "/etc/registry/s3")
     assert keys["secretKey"] in (Path(credentials.source) / "credentials").read_text()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun
-from tests.pod_sandbox import objects_by_name
+from tests.pod_layout import objects_by_name
 
 NGINX = "nginx.ingress.kubernetes.io/"
 TRAEFIK = "traefik.ingress.kubernetes.io/"
@@ -36,8 +36,9 @@ def test_service_selects_the_pods_on_5000(dev_run: ProgramRun) -> None:
     assert [(port["port"], port["targetPort"]) for port in service["spec"]["ports"]] == [(5000, "https")]
     labels = dev_run.manifest("Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
-    (container,) = dev_run.manifest("Deployment")["spec"]["template"]["spec"]["containers"]
-    assert [port["containerPort"] for port in container["ports"] if port["name"] == "https"] == [5000]
+    ports = [port for item in dev_run.manifest("Deployment")["spec"]["template"]["spec"]["containers"]
+             for port in item.get("ports", [])]  # fmt: skip
+    assert [port["containerPort"] for port in ports if port["name"] == "https"] == [5000]
 
 
 def test_ingress_serves_every_hostname_with_our_certificate(dev_run: ProgramRun) -> None:

@@ -1,57 +1,31 @@
-"""HtpasswdSecret: bcrypt entries that verify, and that stay the same across runs."""
+"""HtpasswdSecret: bcrypt hashes that verify, cost by the password's source, each computed once and kept in state."""
 
 from __future__ import annotations
 
 import base64
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import bcrypt
-import pytest
 
-from components.htpasswd_secret import htpasswd_line
 from components.registry_stack import docker_config_json
-from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, contains_secret
+from tests.conftest import PROJECT_DIR, RunProgram, front_accounts
+from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+
+HASH_TYPE = "pulumi-python:dynamic/image-registry:PasswordHash"
+SUPPLIED = [{"name": "ci", "password": "first-Passw0rd"}, {"name": "robot", "password": "second-Passw0rd"}]
 
 
-def htpasswd_of(run: ProgramRun) -> str:
-    secret = next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
-    assert contains_secret(secret.inputs["stringData"])
-    text: str = secret.plain_inputs["stringData"]["htpasswd"]
-    return text
+def run_users(users: list[dict[str, str]], mocks: FaithfulMocks, **extra: object) -> ProgramRun:
+    config = {**dev_config(), "image-registry:users": json.dumps(users)}
+    config |= {f"image-registry:{key}": json.dumps(value) for key, value in extra.items()}
+    return run_program(config, mocks, secret_keys=["image-registry:users"])
 
 
-def entries(text: str) -> dict[str, str]:
-    assert text.endswith("\n")
-    return dict(line.split(":", 1) for line in text.splitlines())
-
-
-def test_line_is_bcrypt_and_verifies() -> None:
-    line = htpasswd_line("registry", "Passw0rd", bytes(range(16)), 10)
-    user, hashed = line.split(":", 1)
-    assert user == "registry"
-    assert hashed.startswith("$2b$10$")
-    assert bcrypt.checkpw(b"Passw0rd", hashed.encode())
-    assert not bcrypt.checkpw(b"passw0rd", hashed.encode())
-
-
-def test_same_salt_same_line_other_salt_other_line() -> None:
-    salt = bytes(range(16))
-    assert htpasswd_line("u", "p", salt, 4) == htpasswd_line("u", "p", salt, 4)
-    assert htpasswd_line("u", "p", salt, 4) != htpasswd_line("u", "p", bytes(16), 4)
-    with pytest.raises(ValueError, match="16 bytes"):
-        htpasswd_line("u", "p", bytes(15), 4)
-
-
-def test_apache_htpasswd_accepts_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "htpasswd"
-    path.write_text(htpasswd_line("registry", "Passw0rd", bytes(range(16)), 5) + "\n")
-    good = subprocess.run(["htpasswd", "-vb", str(path), "registry", "Passw0rd"], capture_output=True, check=False)
-    bad = subprocess.run(["htpasswd", "-vb", str(path), "registry", "wrong"], capture_output=True, check=False)
-    assert good.returncode == 0
-    assert bad.returncode != 0
+def hashes_created(mocks: FaithfulMocks) -> list[str]:
+    return [name for typ, name in mocks.created if typ == HASH_TYPE]
 
 
 def test_docker_config_json() -> None:
@@ -61,40 +35,100 @@ def test_docker_config_json() -> None:
     assert entry == {"username": "ci", "password": "pw", "auth": base64.b64encode(b"ci:pw").decode()}
 
 
-def test_generated_password_verifies(dev_run: ProgramRun) -> None:
-    lines = entries(htpasswd_of(dev_run))
-    assert list(lines) == ["registry"]
+def test_a_generated_password_is_hashed_at_the_minimum_cost(dev_run: ProgramRun) -> None:
+    accounts = front_accounts(dev_run)
+    assert list(accounts) == ["registry"]
     password = dev_run.outputs["password"]
     assert len(password) == 32
-    assert lines["registry"].startswith("$2b$10$")
-    assert bcrypt.checkpw(password.encode(), lines["registry"].encode())
+    assert accounts["registry"].startswith("$2b$04$")
+    assert bcrypt.checkpw(password.encode(), accounts["registry"].encode())
+    assert not bcrypt.checkpw(password.upper().encode(), accounts["registry"].encode())
     generated = dev_run.one("random:index/randomPassword:RandomPassword")
     assert generated.plain_outputs["result"] == password
 
 
-def test_supplied_passwords_verify_and_none_is_generated(run_with: RunProgram) -> None:
-    users = [{"name": "ci", "password": "first-Passw0rd"}, {"name": "robot", "password": "second-Passw0rd"}]
-    run = run_with(users=users, bcryptCost=12, secret_keys=["image-registry:users"])
-    lines = entries(htpasswd_of(run))
-    assert list(lines) == ["ci", "robot"]
-    for user in users:
-        assert lines[user["name"]].startswith("$2b$12$")
-        assert bcrypt.checkpw(user["password"].encode(), lines[user["name"]].encode())
+def test_supplied_passwords_are_hashed_at_bcrypt_cost(run_with: RunProgram) -> None:
+    run = run_with(users=SUPPLIED, bcryptCost=12, secret_keys=["image-registry:users"])
+    accounts = front_accounts(run)
+    assert list(accounts) == ["ci", "robot"]
+    for user in SUPPLIED:
+        assert accounts[user["name"]].startswith("$2b$12$")
+        assert bcrypt.checkpw(user["password"].encode(), accounts[user["name"]].encode())
     assert run.of_type("random:index/randomPassword:RandomPassword") == []
     assert run.outputs["username"] == "ci"
     assert run.outputs["password"] == "first-Passw0rd"
 
 
-def test_mixed_users_each_get_their_own_salt(run_with: RunProgram) -> None:
-    run = run_with(
-        secret_keys=["image-registry:users"],
-        users=[
-            {"name": "ci", "password": "same-Passw0rd"},
-            {"name": "ops", "password": "same-Passw0rd"},
-            {"name": "bot"},
-        ],
+def test_mixed_users_each_get_their_own_salt_and_cost() -> None:
+    users = [{"name": "ci", "password": "same-Passw0rd"}, {"name": "ops", "password": "same-Passw0rd"}, {"name": "bot"}]
+    accounts = front_accounts(run_users(users, FaithfulMocks(), bcryptCost=6))
+    assert accounts["ci"] != accounts["ops"]
+    assert {accounts["ci"][:7], accounts["ops"][:7]} == {"$2b$06$"}
+    assert accounts["bot"].startswith("$2b$04$")
+
+
+def test_apache_htpasswd_accepts_the_hashes(dev_run: ProgramRun, tmp_path: Path) -> None:
+    path = tmp_path / "htpasswd"
+    path.write_text("".join(f"{user}:{hashed}\n" for user, hashed in front_accounts(dev_run).items()))
+    password = dev_run.outputs["password"]
+    good = subprocess.run(["htpasswd", "-vb", str(path), "registry", password], capture_output=True, check=False)
+    bad = subprocess.run(["htpasswd", "-vb", str(path), "registry", "wrong"], capture_output=True, check=False)
+    assert good.returncode == 0
+    assert bad.returncode != 0
+
+
+def test_the_hash_and_its_password_are_secret_in_state(dev_run: ProgramRun) -> None:
+    (password_hash,) = dev_run.of_type(HASH_TYPE)
+    assert contains_secret(password_hash.inputs["password"])
+    assert contains_secret(password_hash.outputs["hash"])
+    assert contains_secret(password_hash.outputs["password"])
+    assert password_hash.resource_id
+    assert dev_run.outputs["password"] not in password_hash.resource_id
+
+
+def test_an_unchanged_rerun_hashes_nothing_and_keeps_every_hash() -> None:
+    users = [{"name": f"user{index}", "password": f"Passw0rd-of-user-{index}"} for index in range(20)]
+    mocks = FaithfulMocks()
+    first = run_users(users, mocks)
+    assert len(hashes_created(mocks)) == 20
+    second = run_users(users, mocks)
+    assert len(hashes_created(mocks)) == 20, "an unchanged re-run hashed again"
+    assert front_accounts(first) == front_accounts(second)
+
+
+def test_a_new_password_rehashes_that_user_alone_with_a_new_salt() -> None:
+    mocks = FaithfulMocks()
+    before = front_accounts(run_users(SUPPLIED, mocks))
+    changed = [SUPPLIED[0], {"name": "robot", "password": "third-Passw0rd"}]
+    after = front_accounts(run_users(changed, mocks))
+    assert hashes_created(mocks)[2:] == ["image-registry-users-robot-hash"]
+    assert after["ci"] == before["ci"]
+    assert bcrypt.checkpw(b"third-Passw0rd", after["robot"].encode())
+
+
+def test_a_new_cost_rehashes_the_supplied_passwords_only() -> None:
+    users = [*SUPPLIED, {"name": "bot"}]
+    mocks = FaithfulMocks()
+    before = front_accounts(run_users(users, mocks, bcryptCost=5))
+    after = front_accounts(run_users(users, mocks, bcryptCost=6))
+    assert sorted(hashes_created(mocks)[3:]) == ["image-registry-users-ci-hash", "image-registry-users-robot-hash"]
+    assert {after["ci"][:7], after["robot"][:7]} == {"$2b$06$"}
+    assert after["bot"] == before["bot"]
+
+
+def test_the_engine_host_loads_the_provider_from_the_project_directory(dev_run: ProgramRun) -> None:
+    """What `python -m pulumi.dynamic` does with the state's `__provider`: unpickle it in a fresh
+    interpreter started in the project directory, then create."""
+    (password_hash,) = dev_run.of_type(HASH_TYPE)
+    serialized = password_hash.plain_inputs["__provider"]
+    script = (
+        "import base64, sys, dill\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "print(type(provider).__module__, provider.create({'password': 'Passw0rd', 'cost': 4}).outs['hash'])\n"
     )
-    lines = entries(htpasswd_of(run))
-    assert lines["ci"] != lines["ops"]
-    assert len(run.of_type("random:index/randomBytes:RandomBytes")) == 3 + 1  # a salt per user, the HTTP secret
-    assert len(run.of_type("random:index/randomPassword:RandomPassword")) == 1
+    created = subprocess.run(
+        [sys.executable, "-c", script], input=serialized, cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    module, hashed = created.stdout.split()
+    assert module == "components.password_hash"
+    assert bcrypt.checkpw(b"Passw0rd", hashed.encode())

@@ -6,7 +6,8 @@ from typing import Any
 
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun
-from tests.pod_sandbox import objects_by_name
+from tests.pod_layout import objects_by_name
+from tests.rendered import container as serving_container
 
 ON = {"enabled": True}
 
@@ -50,7 +51,8 @@ def test_least_privilege(run_with: RunProgram) -> None:
     assert all(volume["hostPath"]["type"] == "DirectoryOrCreate" for volume in pod["volumes"] if "hostPath" in volume)
     mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
     assert mounts["files"]["readOnly"] is True
-    assert container["image"] == run_with().manifest("Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    registry = serving_container(run_with(), "registry")
+    assert container["image"] == registry["image"]
 
 
 def test_the_files_it_writes(run_with: RunProgram) -> None:

@@ -9,14 +9,8 @@ import bcrypt
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from tests.conftest import RunProgram
+from tests.conftest import RunProgram, front_accounts
 from tests.doubles import ProgramRun, contains_secret
-
-
-def htpasswd(run: ProgramRun) -> dict[str, str]:
-    secret = next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
-    text: str = secret.plain_inputs["stringData"]["htpasswd"]
-    return dict(line.split(":", 1) for line in text.splitlines())
 
 
 def test_none_by_default(dev_run: ProgramRun) -> None:
@@ -29,7 +23,7 @@ def test_a_pull_secret_in_every_namespace_listed(run_with: RunProgram) -> None:
     assert run.outputs["pullSecrets"] == {"ci": "image-registry-pull", "apps": "image-registry-pull"}
     pulls = [item for item in run.manifests() if item.get("type") == "kubernetes.io/dockerconfigjson"]
     assert sorted(item["metadata"]["namespace"] for item in pulls) == ["apps", "ci"]
-    lines = htpasswd(run)
+    lines = front_accounts(run)
     for pull in pulls:
         assert pull["metadata"]["name"] == "image-registry-pull"
         document = json.loads(pull["stringData"][".dockerconfigjson"])

@@ -7,12 +7,10 @@ import posixpath
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import RunProgram
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
-from tests.pod_sandbox import container_environment, objects_by_name
+from tests.rendered import container, containers, environment, mounts, secret_named, volumes
 
 DEV_KINDS = sorted(
     [
@@ -31,29 +29,6 @@ DEV_KINDS = sorted(
         "ServersTransport",
     ]
 )
-
-
-def container(run: ProgramRun) -> dict[str, Any]:
-    containers = run.manifest("Deployment")["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1
-    result: dict[str, Any] = containers[0]
-    return result
-
-
-def environment(run: ProgramRun) -> dict[str, str]:
-    return container_environment(container(run), objects_by_name(run))
-
-
-def volumes(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    return {volume["name"]: volume for volume in run.manifest("Deployment")["spec"]["template"]["spec"]["volumes"]}
-
-
-def mounts(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    return {mount["mountPath"]: mount for mount in container(run)["volumeMounts"]}
-
-
-def secret_named(run: ProgramRun, name: str) -> dict[str, Any]:
-    return next(item for item in run.manifests() if item["kind"] == "Secret" and item["metadata"]["name"] == name)
 
 
 def test_exactly_these_objects_in_the_namespace(dev_run: ProgramRun) -> None:
@@ -96,17 +71,10 @@ def test_settings_come_from_the_config_map_as_in_the_seed(dev_run: ProgramRun) -
     for item in container(dev_run)["env"]:
         if "configMapKeyRef" in item["valueFrom"]:
             assert item["valueFrom"]["configMapKeyRef"]["name"] == config_map_name
-    assert {
-        "REGISTRY_HTTP_ADDR",
-        "REGISTRY_AUTH",
-        "REGISTRY_AUTH_HTPASSWD_REALM",
-        "REGISTRY_AUTH_HTPASSWD_PATH",
-        "REGISTRY_HTTP_TLS_CERTIFICATE",
-        "REGISTRY_HTTP_TLS_KEY",
-    } <= from_config_map
-    assert env["REGISTRY_HTTP_ADDR"] == ":5000"
-    assert env["REGISTRY_AUTH"] == "htpasswd"
-    assert env["REGISTRY_HTTP_TLS_MINIMUMTLS"] == "tls1.2"
+    assert {"REGISTRY_HTTP_ADDR", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"} <= from_config_map
+    # On the pod's loopback, plain: the front (test_front.py) is the only way in, and it authenticates.
+    assert env["REGISTRY_HTTP_ADDR"] == "127.0.0.1:5002"
+    assert not [name for name in env if name.startswith(("REGISTRY_AUTH", "REGISTRY_HTTP_TLS"))]
     assert env["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] == "/var/lib/registry"
 
 
@@ -129,30 +97,6 @@ def test_no_per_pod_cache_with_replicas(run_with: RunProgram) -> None:
     run = run_with(replicas=3, storage={"accessMode": "ReadWriteMany"})
     # An empty YAML string: the registry's "no cache" without an "unknown cache type" warning.
     assert yaml.safe_load(environment(run)["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"]) == ""
-
-
-def test_tls_secret_holds_the_server_certificate_key_and_ca(dev_run: ProgramRun) -> None:
-    tls_mount = mounts(dev_run)[posixpath.dirname(environment(dev_run)["REGISTRY_HTTP_TLS_CERTIFICATE"])]
-    assert tls_mount["readOnly"] is True
-    secret = secret_named(dev_run, volumes(dev_run)[tls_mount["name"]]["secret"]["secretName"])
-    assert secret["type"] == "kubernetes.io/tls"
-    data = secret["stringData"]
-    certificate = x509.load_pem_x509_certificate(data["tls.crt"].encode())
-    key = serialization.load_pem_private_key(data["tls.key"].encode(), None)
-    assert key.public_key() == certificate.public_key()
-    assert data["ca.crt"] == dev_run.outputs["caCertPem"]
-    registration = next(item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-tls"))
-    assert contains_secret(registration.inputs["stringData"])
-
-
-def test_htpasswd_is_mounted_as_a_directory_so_updates_reach_the_file(dev_run: ProgramRun) -> None:
-    path = environment(dev_run)["REGISTRY_AUTH_HTPASSWD_PATH"]
-    mount = mounts(dev_run)[posixpath.dirname(path)]
-    assert "subPath" not in mount
-    assert mount["readOnly"] is True
-    secret = secret_named(dev_run, volumes(dev_run)[mount["name"]]["secret"]["secretName"])
-    assert posixpath.basename(path) in secret["stringData"]
-    assert all("subPath" not in item for item in container(dev_run)["volumeMounts"])
 
 
 def test_the_http_secret_is_a_file_every_replica_shares(dev_run: ProgramRun) -> None:
@@ -188,9 +132,16 @@ def test_data_lives_on_a_protected_claim(dev_run: ProgramRun) -> None:
     assert dev_run.one("kubernetes:core/v1:PersistentVolumeClaim").protect is True
 
 
-def test_probes_use_https_on_root(dev_run: ProgramRun) -> None:
+def test_the_registry_is_probed_on_its_loopback_from_inside(dev_run: ProgramRun) -> None:
+    # The kubelet probes the pod's IP, where the registry does not listen: the probe runs in the container.
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container(dev_run)[probe]["httpGet"] == {"path": "/", "port": "https", "scheme": "HTTPS"}
+        assert container(dev_run)[probe]["exec"]["command"] == [
+            "wget",
+            "-q",
+            "-O",
+            "/dev/null",
+            "http://127.0.0.1:5002/",
+        ]
 
 
 def test_pod_is_locked_down(dev_run: ProgramRun) -> None:
@@ -199,10 +150,12 @@ def test_pod_is_locked_down(dev_run: ProgramRun) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
-    security = container(dev_run)["securityContext"]
-    assert security["readOnlyRootFilesystem"] is True
-    assert security["allowPrivilegeEscalation"] is False
-    assert security["capabilities"] == {"drop": ["ALL"]}
+    for name, item in containers(dev_run).items():
+        security = item["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["runAsNonRoot"] is True, name
+    assert container(dev_run)["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
 def test_throwaway_storage_only_when_asked(run_with: RunProgram) -> None:
@@ -319,4 +272,5 @@ def test_metrics_on_their_own_port_when_asked(run_with: RunProgram) -> None:
     env = environment(run)
     assert (env["REGISTRY_HTTP_DEBUG_ADDR"], env["REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED"]) == (":5001", "true")
     assert "REGISTRY_HTTP_DEBUG" not in env
-    assert {port["name"]: port["containerPort"] for port in container(run)["ports"]} == {"https": 5000, "metrics": 5001}
+    assert {port["name"]: port["containerPort"] for port in container(run)["ports"]} == {"metrics": 5001}
+    assert "ports" not in container(run_with())

@@ -87,6 +87,7 @@ def test_pulumi_yaml_declares_the_scalar_keys_with_the_programs_defaults() -> No
         "name": ("string", defaults.name),
         "replicas": ("integer", defaults.replicas),
         "image": ("string", defaults.image),
+        "frontImage": ("string", defaults.front_image),
         "bcryptCost": ("integer", defaults.bcrypt_cost),
     }
     for key, (kind, default) in expected.items():
@@ -322,7 +323,7 @@ BAD_INPUTS = [
     pytest.param({"image": "registry:latest"}, "image", '"registry:latest"', "not :latest", id="image-latest"),
     pytest.param({"image": "Registry::3"}, "image", '"Registry::3"', "image reference", id="image-garbage"),
     pytest.param({"bcryptCost": 3}, "bcryptCost", "3", "from 4 to 14", id="bcrypt-too-cheap"),
-    pytest.param({"bcryptCost": 16}, "bcryptCost", "16", "every request", id="bcrypt-too-dear"),
+    pytest.param({"bcryptCost": 16}, "bcryptCost", "16", "supplied passwords", id="bcrypt-too-dear"),
     pytest.param({"namespace": "Kube_Infra"}, "namespace", '"Kube_Infra"', "DNS label", id="namespace-invalid"),
     pytest.param({"name": "1registry"}, "name", '"1registry"', "starting with a letter", id="name-starts-with-digit"),
     pytest.param(

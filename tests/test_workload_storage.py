@@ -7,7 +7,8 @@ from typing import Any
 
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun, contains_secret
-from tests.pod_sandbox import container_environment, objects_by_name
+from tests.pod_layout import objects_by_name
+from tests.rendered import container, environment, volumes
 
 S3 = {"type": "s3", "bucket": "images", "region": "eu-west-1"}
 
@@ -15,14 +16,6 @@ S3 = {"type": "s3", "bucket": "images", "region": "eu-west-1"}
 def pod(run: ProgramRun) -> dict[str, Any]:
     spec: dict[str, Any] = run.manifest("Deployment")["spec"]["template"]["spec"]
     return spec
-
-
-def volumes(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    return {volume["name"]: volume for volume in pod(run)["volumes"]}
-
-
-def environment(run: ProgramRun) -> dict[str, str]:
-    return container_environment(pod(run)["containers"][0], objects_by_name(run))
 
 
 def test_a_created_claim_is_protected_and_kept_on_destroy(dev_run: ProgramRun) -> None:
@@ -74,7 +67,7 @@ def test_s3_keys_from_config_become_a_credentials_file(run_with: RunProgram) -> 
         "aws_access_key_id": keys["accessKey"],
         "aws_secret_access_key": keys["secretKey"],
     }
-    mount = next(item for item in pod(run)["containers"][0]["volumeMounts"] if item["name"] == "s3-credentials")
+    mount = next(item for item in container(run)["volumeMounts"] if item["name"] == "s3-credentials")
     assert env["AWS_SHARED_CREDENTIALS_FILE"] == f"{mount['mountPath']}/credentials"
     registration = next(
         item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-s3-credentials")

@@ -25,6 +25,8 @@ REGISTRY_PORT = 5000
 METRICS_PORT = 5001
 # registry 3.1.1, pinned by the digest of its multi-platform image index.
 DEFAULT_IMAGE = "registry:3.1.1@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33"
+# Caddy 2.10.2 (Alpine), the registry's TLS and authentication front, pinned the same way.
+DEFAULT_FRONT_IMAGE = "caddy:2.10.2-alpine@sha256:4c6e91c6ed0e2fa03efd5b44747b625fec79bc9cd06ac5235a779726618e530d"
 # Namespaces Kubernetes itself owns: never created or labelled by a stack.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -62,9 +64,10 @@ class Settings(ConfigModel):
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="an object {enabled, controller, …}")
     tls: TlsSettings = Field(default_factory=TlsSettings, description="an object {caValidityHours, …}")
     image: ImageReference = DEFAULT_IMAGE
-    # The registry checks the hash on every request, uncached (distribution#3017).
+    front_image: ImageReference = DEFAULT_FRONT_IMAGE
+    # Paid once per credential by the front (it caches the check), and by anyone who steals the hashes.
     bcrypt_cost: int = Field(
-        default=10, ge=4, le=14, description="an integer from 4 to 14 (the registry pays this cost on every request)"
+        default=10, ge=4, le=14, description="an integer from 4 to 14: the bcrypt cost of supplied passwords"
     )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="an object {enabled, …}")
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings, description="an object {readOnly, …}")

@@ -1,5 +1,8 @@
 """The registry's settings: environment variables from the ConfigMap, and one secret config file.
 
+The registry serves plain HTTP on the pod's loopback: TLS and authentication
+are the front's (front.py), in the same pod.
+
 The registry reads `http.secret` only from its config file or the environment,
 and a secret never goes into the environment: the pod passes its own config
 file (from a Secret, holding only that) as the container's argument. So the
@@ -16,11 +19,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.settings import METRICS_PORT, REGISTRY_PORT, S3Storage, Settings
+from components.settings import METRICS_PORT, S3Storage, Settings
+from components.workload.front import UPSTREAM
 
-TLS_DIR = "/etc/registry/tls"
-AUTH_DIR = "/auth"
-HTPASSWD_KEY = "htpasswd"
 DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/registry/config"
 CONFIG_KEY = "config.yml"
@@ -47,15 +48,10 @@ def secret_config_file(http_secret: str) -> str:
 
 def registry_settings(settings: Settings) -> tuple[RegistrySetting, ...]:
     values = {
-        "REGISTRY_HTTP_ADDR": f":{REGISTRY_PORT}",
-        "REGISTRY_HTTP_TLS_CERTIFICATE": f"{TLS_DIR}/tls.crt",
-        "REGISTRY_HTTP_TLS_KEY": f"{TLS_DIR}/tls.key",
-        "REGISTRY_HTTP_TLS_MINIMUMTLS": "tls1.2",
+        # Loopback only: every client goes through the front, which authenticates.
+        "REGISTRY_HTTP_ADDR": UPSTREAM,
         "REGISTRY_HTTP_HEADERS": json.dumps({"X-Content-Type-Options": ["nosniff"]}),
         **_debug_listener(settings),
-        "REGISTRY_AUTH": "htpasswd",
-        "REGISTRY_AUTH_HTPASSWD_REALM": settings.name,
-        "REGISTRY_AUTH_HTPASSWD_PATH": f"{AUTH_DIR}/{HTPASSWD_KEY}",
         **_storage(settings),
         "REGISTRY_LOG_LEVEL": "info",
         # registry 3.0.x images try to export traces unless told not to.

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from components.kube import labels_for, object_metadata, selector_for
 from components.settings import GarbageCollect, PvcStorage
 from components.workload.environment import CONFIG_FILE
-from components.workload.pod import PodInputs, pod_spec, registry_container
+from components.workload.pod import PodInputs, pod_spec, registry_container, registry_volumes
 
 
 def garbage_collect_command(collect: GarbageCollect) -> list[str]:
@@ -38,6 +38,7 @@ def garbage_collector(
     spec = pod_spec(
         pod,
         containers=[registry_container(pod, "garbage-collect", garbage_collect_command(collect))],
+        volumes=registry_volumes(pod),
         affinity=affinity,
         restart_policy="Never",
     )

@@ -1,4 +1,4 @@
-"""The registry pod: hardened containers, settings from the ConfigMap, secrets only as files."""
+"""The registry pod: its front and the registry, hardened, settings from the ConfigMap, secrets only as files."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import METRICS_PORT, REGISTRY_PORT, Settings, Toleration
-from components.workload.environment import (
-    AUTH_DIR,
-    CONFIG_DIR,
-    CONFIG_FILE,
-    TLS_DIR,
-    RegistrySetting,
-)
+from components.settings import METRICS_PORT, Settings, Toleration
+from components.workload.environment import CONFIG_DIR, CONFIG_FILE, RegistrySetting
+from components.workload.front import UPSTREAM, front_container, front_volumes
 
 # Any uid works once /var/lib/registry is writable to it (fsGroup); above 10000
 # it cannot collide with a node's own users.
@@ -31,7 +26,7 @@ class PodInputs:
     config_map_name: pulumi.Input[str]
     config_secret_name: pulumi.Input[str]
     tls_secret_name: pulumi.Input[str]
-    htpasswd_secret_name: pulumi.Input[str]
+    front_secret_name: pulumi.Input[str]
     service_account_name: pulumi.Input[str]
     # (volume, mount path): the data claim or emptyDir, the S3 credentials; none with S3 keys from the pod's identity.
     storage_volumes: tuple[tuple[k8s.core.v1.VolumeArgs, str], ...]
@@ -61,6 +56,7 @@ def pod_spec(
     pod: PodInputs,
     *,
     containers: list[k8s.core.v1.ContainerArgs],
+    volumes: list[k8s.core.v1.VolumeArgs],
     affinity: k8s.core.v1.AffinityArgs | None = None,
     **extra: Any,
 ) -> k8s.core.v1.PodSpecArgs:
@@ -79,7 +75,7 @@ def pod_spec(
         affinity=affinity or cast(k8s.core.v1.AffinityArgs | None, settings.affinity or None),
         priority_class_name=settings.priority_class_name,
         containers=containers,
-        volumes=volumes(pod),
+        volumes=volumes,
         **extra,
     )
 
@@ -99,24 +95,27 @@ def registry_container(
 ) -> k8s.core.v1.ContainerArgs:
     """The registry serving (default), or another of its commands (`args`) on the same settings and files."""
     serving = args is None
-    probe = k8s.core.v1.HTTPGetActionArgs(path="/", port="https", scheme="HTTPS")
-    ports = [k8s.core.v1.ContainerPortArgs(name="https", container_port=REGISTRY_PORT, protocol="TCP")]
-    if pod.settings.metrics.enabled:
-        ports.append(k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP"))
+    # It listens on the pod's loopback, where the kubelet cannot reach: the probes run inside it.
+    answers = k8s.core.v1.ExecActionArgs(command=["wget", "-q", "-O", "/dev/null", f"http://{UPSTREAM}/"])
+    ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")]
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=pod.settings.image,
         image_pull_policy="IfNotPresent",
         # The image's entrypoint serves a *.yml argument (2.x and 3.x images alike).
         args=[CONFIG_FILE] if serving else args,
-        ports=ports if serving else None,
+        ports=ports if serving and pod.settings.metrics.enabled else None,
         env=_environment(pod),
-        volume_mounts=_mounts(pod),
-        readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10, failure_threshold=3)
+        volume_mounts=[
+            *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+        ],
+        readiness_probe=k8s.core.v1.ProbeArgs(exec_=answers, period_seconds=10, failure_threshold=3)
         if serving
         else None,
         liveness_probe=k8s.core.v1.ProbeArgs(
-            http_get=probe, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
+            exec_=answers, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
         )
         if serving
         else None,
@@ -139,27 +138,27 @@ def _environment(pod: PodInputs) -> list[k8s.core.v1.EnvVarArgs]:
     ]
 
 
-def _mounts(pod: PodInputs) -> list[k8s.core.v1.VolumeMountArgs]:
-    return [
-        *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
-        k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
-        k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_DIR, read_only=True),
-        # A whole directory, not subPath: updates must reach the file.
-        k8s.core.v1.VolumeMountArgs(name="htpasswd", mount_path=AUTH_DIR, read_only=True),
-        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-    ]
-
-
-def volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
-    def secret(name: str, secret_name: pulumi.Input[str], *keys: str) -> k8s.core.v1.VolumeArgs:
-        items = [k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in keys] or None
-        source = k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret_name, default_mode=0o440, items=items)
-        return k8s.core.v1.VolumeArgs(name=name, secret=source)
-
+def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
+    """What the registry's own containers mount: its storage, its config file, a scratch directory."""
+    config = k8s.core.v1.SecretVolumeSourceArgs(secret_name=pod.config_secret_name, default_mode=0o440)
     return [
         *(volume for volume, _ in pod.storage_volumes),
-        secret("config", pod.config_secret_name),
-        secret("tls", pod.tls_secret_name, "tls.crt", "tls.key"),
-        secret("htpasswd", pod.htpasswd_secret_name),
+        k8s.core.v1.VolumeArgs(name="config", secret=config),
         k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
     ]
+
+
+def serving_pod(pod: PodInputs, **extra: Any) -> k8s.core.v1.PodSpecArgs:
+    """The registry behind its front: TLS and authentication in one container, the registry in the other."""
+    tls = k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=pod.tls_secret_name,
+        default_mode=0o440,
+        items=[k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in ("tls.crt", "tls.key")],
+    )
+    front = [*front_volumes(pod.front_secret_name), k8s.core.v1.VolumeArgs(name="tls", secret=tls)]
+    return pod_spec(
+        pod,
+        containers=[front_container(pod.settings), registry_container(pod)],
+        volumes=[*registry_volumes(pod), *front],
+        **extra,
+    )

@@ -10,9 +10,11 @@ import pulumi_random as random
 
 from components.kube import labels_for, object_metadata, selector_for
 from components.settings import Settings
-from components.workload.environment import CONFIG_KEY, HTPASSWD_KEY, registry_settings, secret_config_file
+from components.workload.environment import CONFIG_KEY, registry_settings, secret_config_file
+from components.workload.front import CONFIG_KEY as FRONT_CONFIG_KEY
+from components.workload.front import front_config
 from components.workload.garbage_collect import garbage_collector
-from components.workload.pod import PodInputs, pod_spec, registry_container
+from components.workload.pod import PodInputs, serving_pod
 from components.workload.storage import storage_volumes, strategy
 
 
@@ -65,7 +67,7 @@ class RegistryWorkload(pulumi.ComponentResource):
             config_map_name=config_map.metadata.name,
             config_secret_name=config_secret.metadata.name,
             tls_secret_name=tls_secret.metadata.name,
-            htpasswd_secret_name=self._htpasswd_secret(settings.name, args.htpasswd).metadata.name,
+            front_secret_name=self._front_secret(settings.name, args.htpasswd).metadata.name,
             service_account_name=self._service_account(settings.name).metadata.name,
             storage_volumes=storage_volumes(settings.storage, settings.name, self.namespace, self),
         )
@@ -109,14 +111,19 @@ class RegistryWorkload(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
         )
 
-    def _htpasswd_secret(self, name: str, htpasswd: pulumi.Input[str]) -> k8s.core.v1.Secret:
-        # Fixed name: a change replaces the Secret under the same name, so the pod template
-        # stays as it is; the kubelet refreshes the mounted file and the registry re-reads it.
+    def _front_secret(self, name: str, htpasswd: pulumi.Input[str]) -> k8s.core.v1.Secret:
+        # Fixed name: a change replaces the Secret under the same name, so the pod template stays
+        # as it is; the kubelet refreshes the mounted file and the front reloads it (--watch).
+        # Adding a user or changing a password needs no restart.
+        def config(text: str) -> dict[str, str]:
+            accounts = [(user, hashed) for user, _, hashed in (line.partition(":") for line in text.splitlines())]
+            return {FRONT_CONFIG_KEY: front_config(accounts, realm=name)}
+
         return k8s.core.v1.Secret(
-            f"{name}-htpasswd",
-            metadata=object_metadata(name, self.namespace, "htpasswd"),
+            f"{name}-auth",
+            metadata=object_metadata(name, self.namespace, "auth"),
             type="Opaque",
-            string_data=pulumi.Output.secret(htpasswd).apply(lambda text: {HTPASSWD_KEY: text}),
+            string_data=pulumi.Output.secret(htpasswd).apply(config),
             # Same name: the old one must go first (creating an existing object fails).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
@@ -151,7 +158,7 @@ class RegistryWorkload(pulumi.ComponentResource):
                 strategy=strategy(settings.storage),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels_for(settings.name)),
-                    spec=pod_spec(pod, containers=[registry_container(pod)], topology_spread_constraints=spread),
+                    spec=serving_pod(pod, topology_spread_constraints=spread),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -10,6 +10,7 @@ from typing import Any
 import bcrypt
 import pytest
 
+from tests.conftest import front_accounts
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
 
 CONSUMER_DIR = Path(__file__).resolve().parent.parent
@@ -48,8 +49,7 @@ def test_the_pull_secret_is_a_secret_of_the_right_type(consumer: ProgramRun) -> 
 
 
 def test_its_credentials_are_ones_the_registry_accepts(consumer: ProgramRun, registry: ProgramRun) -> None:
-    htpasswd = next(item for item in registry.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-htpasswd"))
-    lines = dict(line.split(":", 1) for line in htpasswd.plain_inputs["stringData"]["htpasswd"].splitlines())
+    lines = front_accounts(registry)
     document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])
     assert set(document["auths"]) == {*registry.outputs["hostnames"], registry.outputs["internalHost"]}
     for auth in document["auths"].values():

@@ -1,0 +1,233 @@
+"""What a kubelet makes of a rendered pod: each container's command, environment and mounts, laid out on disk.
+
+Volumes become directories of the workspace: Secrets and ConfigMaps the way
+the kubelet's atomic writer writes them (`..data` swapped by a rename), claims
+as directories that outlive the pod, emptyDir as fresh directories for every
+new pod, hostPath volumes inside a directory standing for the node.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.doubles import ProgramRun
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+# Where the registry:3.x image keeps its configuration, and what it holds.
+IMAGE_CONFIG_PATH = "/etc/distribution/config.yml"
+IMAGE_CONFIG = Path(__file__).with_name("registry-image-config.yml")
+# The one 3.x setting Debian's 2.8 binary cannot parse (it takes `storage.tag` for a second
+# storage driver). It tunes tag listing only; every other default of the image stays in force.
+UNPARSEABLE_BY_2_8 = ("storage", "tag")
+# The PATH the images set (the runtime gives it to a container whose spec sets none).
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Mount:
+    source: str
+    target: str
+    read_only: bool
+
+
+@dataclass
+class ContainerLayout:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    mounts: list[Mount] = field(default_factory=list)
+
+    def mount(self, target: str) -> Mount:
+        return next(mount for mount in self.mounts if mount.target == target)
+
+
+@dataclass
+class PodLayout:
+    """A pod as the kubelet would run it: its containers, their files, its user."""
+
+    workspace: str
+    containers: list[ContainerLayout]
+    run_as_user: int
+    run_as_group: int
+    fs_group: int
+    host_names: list[str] = field(default_factory=list)
+    # The pod's HTTPS port (its readiness probe's), 0 for a pod that serves nothing.
+    port: int = 0
+    # External names reach the pod on 443 (the Ingress, as a redirect); off when a real proxy listens there.
+    redirect_ingress: bool = True
+    # Pods side by side in one workspace keep their volumes apart (claims are shared, as in a cluster).
+    pod_name: str = "pod"
+
+    @classmethod
+    def from_run(
+        cls, run: ProgramRun, workspace: Path, host_names: list[str], *, kind: str = "Deployment", pod_name: str = "pod"
+    ) -> PodLayout:
+        """The pod of the Deployment (CronJob, DaemonSet); again on the same workspace, a new pod:
+        emptyDir starts empty, claims keep their data."""
+        pod = pod_template(run, kind)["spec"]
+        security = pod["securityContext"]
+        ports = [port for container in pod["containers"] for port in container.get("ports", [])]
+        layout = cls(
+            workspace=str(workspace),
+            containers=[],
+            run_as_user=security["runAsUser"],
+            run_as_group=security.get("runAsGroup", 0),
+            fs_group=security.get("fsGroup", 0),
+            host_names=host_names,
+            port=next((port["containerPort"] for port in ports if port["name"] == "https"), 0),
+            pod_name=pod_name,
+        )
+        objects = objects_by_name(run)
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        laid_out = {name: layout.lay_out_volume(volume, objects) for name, volume in volumes.items()}
+        for spec in pod["containers"]:
+            container = ContainerLayout(spec["name"], entrypoint(spec), container_environment(spec, objects))
+            for mount in spec.get("volumeMounts", []):
+                assert "subPath" not in mount
+                container.mounts.append(
+                    Mount(str(laid_out[mount["name"]]), mount["mountPath"], bool(mount.get("readOnly")))
+                )
+            layout.containers.append(container)
+        return layout
+
+    @classmethod
+    def without_containers(cls, workspace: Path, pod_name: str, host_names: list[str] | None = None) -> PodLayout:
+        """Namespaces for something that is not a pod of the stack (a node, an object store), run as root."""
+        return cls(str(workspace), [], 0, 0, 0, host_names or [], redirect_ingress=False, pod_name=pod_name)
+
+    def container(self, name: str | None = None) -> ContainerLayout:
+        """The container called `name`; without a name, the registry's (or the pod's only one)."""
+        if name is None:
+            name = "registry" if any(item.name == "registry" for item in self.containers) else self.containers[0].name
+        return next(container for container in self.containers if container.name == name)
+
+    def lay_out_volume(self, volume: dict[str, Any], objects: dict[tuple[str, str], Any]) -> Path:
+        root = Path(self.workspace) / "volumes" / self.pod_name
+        if "secret" in volume or "configMap" in volume:
+            source = volume.get("secret") or volume["configMap"]
+            kind, name = ("Secret", source["secretName"]) if "secret" in volume else ("ConfigMap", source["name"])
+            path = root / str(volume["name"])
+            files = _projected_files(objects[(kind, name)], source)
+            write_secret_volume(path, files, source.get("defaultMode", 0o644), self.fs_group)
+            return path
+        if "hostPath" in volume:
+            # The node's own directory: a directory of the workspace stands for the node's filesystem.
+            path = Path(self.workspace) / "node" / str(volume["hostPath"]["path"]).lstrip("/")
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        if "persistentVolumeClaim" in volume:
+            # The claim outlives the pod: keyed by claim name, never wiped here.
+            path = Path(self.workspace) / "claims" / str(volume["persistentVolumeClaim"]["claimName"])
+            if not path.exists():
+                path.mkdir(parents=True)
+                os.chown(path, 0, self.fs_group)
+                path.chmod(0o2775)  # what fsGroup does to a fresh volume
+            return path
+        if "emptyDir" in volume:
+            path = root / str(volume["name"])
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            path.chmod(0o1777)
+            return path
+        raise AssertionError(f"volume type not laid out by the sandbox: {volume}")
+
+    def update_secret(self, run: ProgramRun, volume_name: str) -> None:
+        """What the kubelet does when a mounted Secret changes: rewrite it, swapping ..data atomically."""
+        pod = pod_template(run)["spec"]
+        volume = next(volume for volume in pod["volumes"] if volume["name"] == volume_name)
+        self.lay_out_volume(volume, objects_by_name(run))
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any]) -> PodLayout:
+        containers = [
+            ContainerLayout(**{**item, "mounts": [Mount(**mount) for mount in item["mounts"]]})
+            for item in plan["containers"]
+        ]
+        return cls(**{**plan, "containers": containers})
+
+
+def pod_template(run: ProgramRun, kind: str = "Deployment") -> dict[str, Any]:
+    workload = run.manifest(kind)["spec"]
+    template: dict[str, Any] = (workload["jobTemplate"]["spec"] if kind == "CronJob" else workload)["template"]
+    return template
+
+
+def entrypoint(container: dict[str, Any]) -> list[str]:
+    """What the container runs: its command, or the registry image's /entrypoint.sh (2.x and 3.x alike)
+    applied to its args or to the image's CMD, Debian's binary standing in for `registry`."""
+    if "command" in container:
+        return [*container["command"], *container.get("args", [])]
+    args = list(container.get("args") or [IMAGE_CONFIG_PATH])
+    if args[0].endswith((".yaml", ".yml")):
+        args = ["registry", "serve", *args]
+    elif args[0] in ("serve", "garbage-collect", "help") or args[0].startswith("-"):
+        args = ["registry", *args]
+    return [REGISTRY_BINARY if args[0] == "registry" else args[0], *args[1:]]
+
+
+def objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
+    return {(item["kind"], item["metadata"]["name"]): item for item in run.manifests()}
+
+
+def container_environment(container: dict[str, Any], objects: dict[tuple[str, str], Any]) -> dict[str, str]:
+    """The container's environment, resolved the way the kubelet resolves it (a missing reference raises)."""
+    env = {}
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+            continue
+        source = variable["valueFrom"]
+        if "configMapKeyRef" in source:
+            reference = source["configMapKeyRef"]
+            env[variable["name"]] = objects[("ConfigMap", reference["name"])]["data"][reference["key"]]
+        else:
+            reference = source["secretKeyRef"]
+            env[variable["name"]] = objects[("Secret", reference["name"])]["stringData"][reference["key"]]
+    return env
+
+
+def _projected_files(config: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
+    """The files a Secret (stringData) or a ConfigMap (data) volume shows, `items` honoured."""
+    data: dict[str, str] = config.get("stringData") or config["data"]
+    if "items" in source:
+        return {item["path"]: data[item["key"]] for item in source["items"]}
+    return dict(data)
+
+
+def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int) -> None:
+    """The kubelet's atomic writer: files in a timestamped dir, `..data` swapped by rename."""
+    path.mkdir(parents=True, exist_ok=True)
+    version = path / f"..{time.time_ns()}"
+    version.mkdir()
+    for name, text in files.items():
+        file = version / name
+        file.write_text(text)
+        os.chown(file, 0, group)
+        file.chmod(mode)
+    version.chmod(0o755)
+    staging = path / "..data_tmp"
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(version.name)
+    previous = (path / "..data").resolve() if (path / "..data").exists() else None
+    staging.rename(path / "..data")
+    for name in files:
+        link = path / name
+        if not link.is_symlink():
+            link.symlink_to(f"..data/{name}")
+    if previous is not None and previous != version:
+        shutil.rmtree(previous)
+
+
+def image_config_for_debian() -> str:
+    """The image's config file as Debian's 2.8 binary can load it: the same, but for `storage.tag`."""
+    config = yaml.safe_load(IMAGE_CONFIG.read_text())
+    section, key = UNPARSEABLE_BY_2_8
+    config[section].pop(key)
+    return yaml.safe_dump(config)

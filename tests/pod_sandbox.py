@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.pod_layout import IMAGE_CONFIG_PATH, IMAGE_PATH, PodLayout, image_config_for_debian
+from tests.pod_layout import IMAGE_CONFIG_PATH, IMAGE_PATH, REGISTRY_BINARY, PodLayout, image_config_for_debian
 
 INGRESS_PORT = 443
 CLIENT_PATH = IMAGE_PATH
@@ -267,10 +267,11 @@ def _hold(plan_path: str) -> None:
     _build_root(nsroot, CLIENT_ROOT, layout, decoy)
     for container in layout.containers:
         root = _build_root(nsroot, f"c-{container.name}", layout, decoy)
-        # The registry image's own configuration file, where the image has it.
-        config = Path(f"{root}{IMAGE_CONFIG_PATH}")
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(image_config_for_debian())
+        if container.argv[:1] == [REGISTRY_BINARY]:
+            # The registry image's own configuration file, where the image has it.
+            config = Path(f"{root}{IMAGE_CONFIG_PATH}")
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(image_config_for_debian())
         for mount in container.mounts:
             target = Path(f"{root}{mount.target}")
             target.mkdir(parents=True, exist_ok=True)

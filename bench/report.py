@@ -14,7 +14,7 @@ from bench.hashing import HashCost
 from bench.scale import Scale
 from bench.small_requests import Case
 from bench.stats import ratio
-from bench.transfers import DIRECTIONS, PARTS, Throughput
+from bench.transfers import APART, BEFORE, DIRECTIONS, PARTS, PLAIN, SECURED, SHARED, Throughput
 
 REQUEST_GOAL, TRANSFER_GOAL, EVALUATION_GOAL = 60.0, 80.0, 1.5
 
@@ -42,7 +42,8 @@ def machine() -> list[str]:
         f"Linux {platform.release()}",
         "- registry: Debian's docker-registry (Distribution 2.8.2); front: Debian's caddy "
         f"{caddy[0] if caddy else '?'} (the stack pins 2.10.2); load: `ab`; transfers: `skopeo`",
-        "- no CPU limits in the sandbox: the load tool, the front and the registry share every CPU",
+        "- no CPU limits in the sandbox: the load tool, the front and the registry share every CPU, except where "
+        "the transfers keep the client apart",
     ]
 
 
@@ -71,33 +72,68 @@ def request_table(cases: list[Case]) -> list[str]:
     return lines
 
 
+LAYOUTS = {
+    SHARED: "shared",
+    APART: "client apart",
+}
+
+
 def transfer_table(throughputs: list[Throughput], mib: int) -> list[str]:
-    plain, secured = throughputs
     lines = [
         f"{mib} MiB in 4 layers, pushed then pulled by `skopeo`; the registry's storage on tmpfs (the disk's "
-        "writeback is not what is measured).",
+        "writeback is not what is measured). CPUs *shared*: the client, the front and the registry on every CPU. "
+        "*Client apart*: the client on one CPU, the pod (front and registry, or the plain registry alone) on the "
+        "others, as on a cluster, where the client is another node and the pod has its own CPU.",
         "",
-        "| case | push MiB/s | pull MiB/s |",
-        "| --- | ---: | ---: |",
-        *(f"| {item.label} | {item.rate['push'].text()} | {item.rate['pull'].text()} |" for item in throughputs),
-    ]
-    push, pull = ratio(secured.rate["push"], plain.rate["push"]), ratio(secured.rate["pull"], plain.rate["pull"])
-    lines += [
+        "| CPUs | case | push MiB/s | pull MiB/s |",
+        "| --- | --- | ---: | ---: |",
+        *(
+            f"| {LAYOUTS[item.layout]} | {item.label} | {item.rate['push'].text()} | {item.rate['pull'].text()} |"
+            for item in throughputs
+        ),
         "",
-        f"Goal: secured ≥ {TRANSFER_GOAL:.0f}% of plain: push {push:.0f}%, pull {pull:.0f}%, "
-        f"{_mark(min(push, pull) >= TRANSFER_GOAL)}.",
-    ]
-    lines += [
+        *transfer_goals(throughputs),
         "",
         "CPU seconds per GiB transferred, by process:",
         "",
-        "| case | push: client | front | registry | pull: client | front | registry |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPUs | case | push: client | front | registry | pull: client | front | registry |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for item in throughputs:
         cells = [item.cpu[(way, part)].text(2) for way in DIRECTIONS for part in PARTS]
-        lines.append(f"| {item.label} | {' | '.join(cells)} |")
-    return [*lines, "", *work_bounds(plain, secured)]
+        lines.append(f"| {LAYOUTS[item.layout]} | {item.label} | {' | '.join(cells)} |")
+    lines += ["", *work_bounds(*_pair(throughputs, SHARED))]
+    if any(item.layout == APART for item in throughputs):
+        lines += ["", *paces(*_pair(throughputs, APART))]
+    return lines
+
+
+def _kind(throughputs: list[Throughput], layout: str, kind: str) -> Throughput:
+    return next(item for item in throughputs if item.layout == layout and item.kind == kind)
+
+
+def _pair(throughputs: list[Throughput], layout: str) -> tuple[Throughput, Throughput]:
+    """The plain and the secured figures of one layout."""
+    return _kind(throughputs, layout, PLAIN), _kind(throughputs, layout, SECURED)
+
+
+def transfer_goals(throughputs: list[Throughput]) -> list[str]:
+    lines = []
+    for layout in dict.fromkeys(item.layout for item in throughputs):
+        plain, secured = _pair(throughputs, layout)
+        push, pull = (ratio(secured.rate[way], plain.rate[way]) for way in DIRECTIONS)
+        lines.append(
+            f"Goal: secured ≥ {TRANSFER_GOAL:.0f}% of plain ({LAYOUTS[layout]}): push {push:.1f}%, "
+            f"pull {pull:.1f}%, {_mark(min(push, pull) >= TRANSFER_GOAL)}."
+        )
+    for layout in dict.fromkeys(item.layout for item in throughputs):
+        secured, before = _kind(throughputs, layout, SECURED), _kind(throughputs, layout, BEFORE)
+        push, pull = (ratio(secured.rate[way], before.rate[way]) for way in DIRECTIONS)
+        lines.append(
+            f"Secured against before (the registry serving TLS itself), {LAYOUTS[layout]}: push {push:.0f}%, "
+            f"pull {pull:.0f}%."
+        )
+    return lines
 
 
 def work_bounds(plain: Throughput, secured: Throughput) -> list[str]:
@@ -115,6 +151,17 @@ def work_bounds(plain: Throughput, secured: Throughput) -> list[str]:
         "With the client, the front and the registry sharing the CPUs, the ratio of their work per GiB bounds the "
         f"throughput ratio: {'; '.join(bounds)}. The client's own TLS is part of the secured work."
     ]
+
+
+def paces(plain: Throughput, secured: Throughput) -> list[str]:
+    """With the client apart, the side with more work per GiB on its CPUs sets the pace."""
+    sides = []
+    for way in DIRECTIONS:
+        for item in (plain, secured):
+            client = item.cpu[(way, "client")].median
+            pod = sum(item.cpu[(way, part)].median for part in PARTS if part != "client")
+            sides.append(f"{way} {item.kind}: {'client' if client > pod else 'pod'}")
+    return [f"With the client apart, the side with more CPU seconds per GiB sets the pace: {'; '.join(sides)}."]
 
 
 def evaluation_table(evaluations: list[Evaluation]) -> list[str]:

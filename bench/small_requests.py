@@ -14,6 +14,7 @@ import csv
 import json
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,13 +103,13 @@ def secured_pod(workspace: Path, cost: int) -> Iterator[Registry]:
         yield registry
 
 
-def start_before(registry: Registry) -> str:
-    """The registry binary serving TLS and htpasswd itself (the previous design), beside the pod's; its URL."""
+def start_before(registry: Registry) -> subprocess.Popen[bytes]:
+    """The registry binary serving TLS and htpasswd itself (the previous design), beside the pod's, on BEFORE_PORT."""
     sandbox = registry.sandbox
     htpasswd = registry.workspace / "before-htpasswd"
     htpasswd.write_text("".join(f"{user}:{hashed}\n" for user, hashed in front_accounts(registry.run).items()))
     tls = Path(sandbox.layout.container("front").mount("/etc/caddy/tls").source)
-    sandbox.start_beside(
+    return sandbox.start_beside(
         "before",
         "registry",
         {
@@ -121,7 +122,6 @@ def start_before(registry: Registry) -> str:
         },
         f"https://127.0.0.1:{BEFORE_PORT}/",
     )
-    return f"https://{registry.run.outputs['registryHost']}:{BEFORE_PORT}{MANIFEST}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def measure(workspace: Path, costs: tuple[int, ...], load: Load, before: Load, r
                 Round(secured, person, supplied, load),
             ]
             if cost == before_cost:
-                url = start_before(registry)
+                start_before(registry)
+                url = f"https://{registry.run.outputs['registryHost']}:{BEFORE_PORT}{MANIFEST}"
                 before_generated = Case("before: the registry's own htpasswd, generated (cost 4)", before.requests)
                 before_supplied = Case(f"before: the registry's own htpasswd, supplied, cost {cost}", before.requests)
                 rounds += [

@@ -30,7 +30,9 @@ class ServerCertificate(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServerCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:ServerCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        private_key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=2048, opts=child)
+        # P-256: a handshake's signature costs far less CPU than RSA-2048's, at a higher security level; every
+        # client of TLS 1.2 and later accepts it.
+        private_key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         request = tls.CertRequest(
             f"{name}-csr",
             private_key_pem=private_key.private_key_pem,
@@ -47,7 +49,8 @@ class ServerCertificate(pulumi.ComponentResource):
             validity_period_hours=args.validity_hours,
             early_renewal_hours=args.early_renewal_hours,
             set_subject_key_id=True,
-            allowed_uses=["server_auth", "digital_signature", "key_encipherment"],
+            # No key_encipherment: an EC key signs, it never encrypts a premaster secret (RFC 5480).
+            allowed_uses=["server_auth", "digital_signature"],
             opts=child,
         )
         self.cert_pem = certificate.cert_pem

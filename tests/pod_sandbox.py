@@ -135,7 +135,7 @@ class Sandbox:
         with self.log(name).open("ab") as output:
             self.processes[name] = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
 
-    def start_beside(self, name: str, container: str, env: dict[str, str], ready_url: str) -> None:
+    def start_beside(self, name: str, container: str, env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
         """A second process of `container` (its root, user and command) with `env` added, once `ready_url`
         answers: the same binary configured otherwise, side by side (see bench/)."""
         argv, base = self._container_argv(container)
@@ -144,6 +144,7 @@ class Sandbox:
             process = subprocess.Popen(argv, env={**base, **env}, stdout=output, stderr=subprocess.STDOUT)
         self.helpers.append(process)
         self._wait_until(ready_url, process, log)
+        return process
 
     def start_registry(self) -> None:
         """Every container of the pod that is not running, then wait for its readiness probe."""

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 from bench.__main__ import main
+from bench.report import LAYOUTS
+from bench.transfers import LABELS, layouts
 from tests.e2e import require_tools
 
 SECTIONS = (
@@ -40,7 +42,9 @@ def test_the_quick_benchmark_measures_every_case(tmp_path: Path) -> None:
     assert set(requests) >= {"plain registry: HTTP, no authentication", "secured, generated password (cost 4)"}
     assert all(rate > 0 for rate in requests.values())
     transfers = table_rows(text, SECTIONS[1])
-    assert [row[0] for row in transfers] == ["plain registry: HTTP, no authentication", "secured: TLS, credentials"]
+    expected = [[LAYOUTS[layout], case] for layout in layouts() for case in LABELS.values()]
+    assert [row[:2] for row in transfers] == expected
+    assert all(float(row[2].split()[0]) > 0 and float(row[3].split()[0]) > 0 for row in transfers)
     evaluations = table_rows(text, SECTIONS[2])
     assert [row[0] for row in evaluations] == ["1", "3"]
     assert [row[3] for row in evaluations] == ["0", "0"], "an unchanged re-run hashed again"

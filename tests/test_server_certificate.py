@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
@@ -81,7 +82,7 @@ def test_usages_and_constraints(dev_run: ProgramRun) -> None:
     assert constraints.ca is False
     usage = server.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature
-    assert usage.key_encipherment
+    assert not usage.key_encipherment, "an EC key never encrypts (RFC 5480)"
     assert not usage.key_cert_sign
     extended = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(extended) == [ExtendedKeyUsageOID.SERVER_AUTH]
@@ -93,6 +94,13 @@ def test_lifetime_and_early_renewal(dev_run: ProgramRun) -> None:
     signer = dev_run.one("tls:index/locallySignedCert:LocallySignedCert")
     assert signer.inputs["earlyRenewalHours"] == 720
     assert signer.plain_outputs["readyForRenewal"] is False
+
+
+def test_key_is_p256_for_cheap_handshakes(dev_run: ProgramRun) -> None:
+    _, server = certificates(dev_run)
+    public_key = server.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert isinstance(public_key.curve, ec.SECP256R1)
 
 
 def test_key_is_secret_and_matches(dev_run: ProgramRun) -> None:

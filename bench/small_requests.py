@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.stats import Figure
 from components.workload.front import UPSTREAM
-from tests.conftest import front_accounts
+from tests.conftest import front_accounts, htpasswd_file
 from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import REPOSITORY, Registry, running_registry
 from tests.images import OCI_MANIFEST, build_busybox_image
@@ -107,7 +107,7 @@ def start_before(registry: Registry) -> subprocess.Popen[bytes]:
     """The registry binary serving TLS and htpasswd itself (the previous design), beside the pod's, on BEFORE_PORT."""
     sandbox = registry.sandbox
     htpasswd = registry.workspace / "before-htpasswd"
-    htpasswd.write_text("".join(f"{user}:{hashed}\n" for user, hashed in front_accounts(registry.run).items()))
+    htpasswd.write_text(htpasswd_file(front_accounts(registry.run)))
     tls = Path(sandbox.layout.container("front").mount("/etc/caddy/tls").source)
     return sandbox.start_beside(
         "before",

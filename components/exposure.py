@@ -146,7 +146,7 @@ class RegistryExposure(pulumi.ComponentResource):
             f"{name}-service-monitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=object_metadata(name, self._args.namespace, ""),
+            metadata=self._metadata(""),
             spec={
                 "selector": {"matchLabels": selector_for(name)},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "scheme": "http", "interval": "30s"}],

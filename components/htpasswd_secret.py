@@ -26,11 +26,12 @@ def hash_cost(user: User, supplied_cost: int) -> int:
 
 
 class HtpasswdSecret(pulumi.ComponentResource):
-    """One htpasswd entry per user, each hash computed once and kept in state (PasswordHash)."""
+    """One htpasswd account (user, bcrypt hash) per user, each hash computed once and kept in state (PasswordHash)."""
 
     passwords: dict[str, pulumi.Output[str]]
     hashes: dict[str, pulumi.Output[str]]
-    htpasswd: pulumi.Output[str]
+    # (user, hash) pairs in the users' order: what the front checks credentials against.
+    accounts: pulumi.Output[list[tuple[str, str]]]
 
     def __init__(self, name: str, args: HtpasswdSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:HtpasswdSecret", name, None, opts)
@@ -47,9 +48,8 @@ class HtpasswdSecret(pulumi.ComponentResource):
             cost = hash_cost(user, args.bcrypt_cost)
             self.passwords[user.name] = password
             self.hashes[user.name] = PasswordHash(f"{name}-{user.name}-hash", password, cost, opts=child).hash
-        self.htpasswd = pulumi.Output.secret(pulumi.Output.all(*self.hashes.values()).apply(self._lines))
-        self.register_outputs({"users": [user.name for user in args.users]})
-
-    def _lines(self, hashes: list[str]) -> str:
-        """The htpasswd file: `user:hash` lines, in the users' order."""
-        return "".join(f"{user}:{hashed}\n" for user, hashed in zip(self.hashes, hashes, strict=True))
+        names = list(self.hashes)
+        self.accounts = pulumi.Output.secret(
+            pulumi.Output.all(*self.hashes.values()).apply(lambda hashes: list(zip(names, hashes, strict=True)))
+        )
+        self.register_outputs({"users": names})

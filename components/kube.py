@@ -1,4 +1,4 @@
-"""What every Kubernetes object of the stack shares: labels, selector, metadata."""
+"""What every Kubernetes object of the stack shares: labels, selector, metadata, container hardening."""
 
 from __future__ import annotations
 
@@ -31,4 +31,14 @@ def object_metadata(
     name = None if suffix is None else (base_name if suffix == "" else f"{base_name}-{suffix}")
     return k8s.meta.v1.ObjectMetaArgs(
         name=name, namespace=namespace, labels=labels_for(base_name), annotations=annotations
+    )
+
+
+def container_security(add_capabilities: tuple[str, ...] = ()) -> k8s.core.v1.SecurityContextArgs:
+    """Non-root, read-only root, no escalation, every capability dropped but those added."""
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=list(add_capabilities) or None),
     )

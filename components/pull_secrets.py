@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kube import labels_for
+from components.kube import object_metadata
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class PullSecrets(pulumi.ComponentResource):
             k8s.core.v1.Secret(
                 f"{args.name}-pull-{namespace}",
                 # Other teams' namespaces: the stack adds its Secret there, and nothing else.
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=secret_name, namespace=namespace, labels=labels_for(args.name)
-                ),
+                metadata=object_metadata(args.name, namespace, "pull"),
                 type="kubernetes.io/dockerconfigjson",
                 string_data=pulumi.Output.secret(args.docker_config_json).apply(
                     lambda document: {".dockerconfigjson": document}

@@ -59,7 +59,7 @@ class RegistryStack(pulumi.ComponentResource):
                 tls_cert_pem=server_certificate.cert_pem,
                 tls_private_key_pem=server_certificate.private_key_pem,
                 ca_cert_pem=authority.cert_pem,
-                htpasswd=users.htpasswd,
+                accounts=users.accounts,
             ),
             opts=child,
         )

@@ -57,3 +57,8 @@ def front_accounts(run: ProgramRun) -> dict[str, str]:
     handlers = [handler for route in routes for handler in route["handle"]]
     (basic,) = [handler["providers"]["http_basic"] for handler in handlers if handler["handler"] == "authentication"]
     return {account["username"]: account["password"] for account in basic["accounts"]}
+
+
+def htpasswd_file(accounts: dict[str, str]) -> str:
+    """The accounts as an htpasswd file: `user:hash` lines."""
+    return "".join(f"{user}:{hashed}\n" for user, hashed in accounts.items())

@@ -41,29 +41,28 @@ from tests.provider_doubles import CREATORS, SECRET_OUTPUTS, kubernetes_object
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def unwrap(value: Any) -> Any:
-    """The value with every Pulumi secret marker removed, and whole numbers as int
+def _plain(value: Any, *, hide_secrets: bool) -> Any:
+    """The value without secret markers: each secret revealed, or replaced by a marker; whole numbers as int
     (protobuf carries every number as a float; Kubernetes wants integers back)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if rpc.is_rpc_secret(value):
-        return unwrap(rpc.unwrap_rpc_secret(value))
+        return "(secret)" if hide_secrets else _plain(rpc.unwrap_rpc_secret(value), hide_secrets=False)
     if isinstance(value, dict):
-        return {key: unwrap(item) for key, item in value.items()}
+        return {key: _plain(item, hide_secrets=hide_secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [unwrap(item) for item in value]
+        return [_plain(item, hide_secrets=hide_secrets) for item in value]
     return value
+
+
+def unwrap(value: Any) -> Any:
+    """The value with every Pulumi secret marker removed."""
+    return _plain(value, hide_secrets=False)
 
 
 def redact(value: Any) -> Any:
     """The value with every secret replaced by a marker: what is left is plain text in state."""
-    if rpc.is_rpc_secret(value):
-        return "(secret)"
-    if isinstance(value, dict):
-        return {key: redact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
+    return _plain(value, hide_secrets=True)
 
 
 def contains_secret(value: Any) -> bool:

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.settings.models import service_dns_names
 from tests.doubles import FaithfulMocks, ProgramRun
+from tests.images import build_random_image
 from tests.pod_layout import PodLayout
 from tests.pod_sandbox import Sandbox
 
@@ -41,8 +43,7 @@ def require_tools() -> None:
 
 def certificate_names(run: ProgramRun) -> list[str]:
     """The names a client may use: the external hostnames and every form of the Service's name."""
-    name, namespace = run.outputs["serviceName"], run.outputs["namespace"]
-    service = [name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"]
+    service = service_dns_names(run.outputs["serviceName"], run.outputs["namespace"])
     return sorted({*run.outputs["hostnames"], *service})
 
 
@@ -85,25 +86,28 @@ class Registry:
     def credentials(self, password: str | None = None) -> str:
         return f"{self.username}:{password if password is not None else self.password}"
 
+    def _skopeo_argv(self, *argv: str) -> list[str]:
+        return ["skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), *argv]
+
     def skopeo(self, *argv: str) -> tuple[int, str]:
-        result = self.client.run("skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), *argv)
+        result = self.client.run(*self._skopeo_argv(*argv))
         return result.returncode, result.stderr.strip()
 
-    def push(self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
-        return self.skopeo(
+    def _push_argv(self, layout: Path, address: str, reference: str) -> list[str]:
+        return self._skopeo_argv(
             "copy", "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
             f"oci:{self.client.inside(layout)}:latest", f"docker://{address}/{reference}",
         )  # fmt: skip
+
+    def push(self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
+        result = self.client.run(*self._push_argv(layout, address, reference))
+        return result.returncode, result.stderr.strip()
 
     def push_killed_midway(self, layout: Path, address: str, reference: str) -> tuple[int, str]:
         """Push, and SIGKILL the registry once the layers are on their way; the push's (code, error)."""
         log = self.sandbox.registry_log
         before = log.read_text().count("blobs/uploads/")
-        push = self.client.start(
-            "skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), "copy",
-            "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
-            f"oci:{self.client.inside(layout)}:latest", f"docker://{address}/{reference}",
-        )  # fmt: skip
+        push = self.client.start(*self._push_argv(layout, address, reference))
         deadline = time.monotonic() + 30
         while log.read_text().count("blobs/uploads/") == before and push.poll() is None:
             assert time.monotonic() < deadline, "the upload never started"
@@ -135,10 +139,10 @@ class Registry:
 
     def inspect_digest(self, address: str, *, trust: bool = True, password: str | None = None) -> tuple[int, str]:
         options = ["--cert-dir", self.trust_dir] if trust else []
-        result = self.client.run(
-            "skopeo", "--policy", self.client.inside(self.workspace / "policy.json"), "inspect", *options,
-            "--creds", self.credentials(password), "--format", "{{.Digest}}", f"docker://{address}/{REPOSITORY}:latest",
-        )  # fmt: skip
+        result = self.client.run(*self._skopeo_argv(
+            "inspect", *options, "--creds", self.credentials(password), "--format", "{{.Digest}}",
+            f"docker://{address}/{REPOSITORY}:latest",
+        ))  # fmt: skip
         return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
 
     def pulled_digest(self, address: str, reference: str, destination: Path) -> str:
@@ -147,6 +151,20 @@ class Registry:
         assert code == 0, error
         digest: str = json.loads((destination / "index.json").read_text())["manifests"][0]["digest"]
         return digest
+
+    def check_nothing_is_lost_when_killed_mid_push(self) -> None:
+        """An image pushed before, and one whose push the registry's death cut, both whole after a retry."""
+        host = self.run.outputs["registryHost"]
+        earlier = build_random_image(self.workspace / "earlier", total_mib=8, layer_count=2)
+        assert self.push(self.workspace / "earlier", host, "ci/earlier:1")[0] == 0
+        large = build_random_image(self.workspace / "large", total_mib=64, layer_count=2)
+        code, _ = self.push_killed_midway(self.workspace / "large", host, "ci/large:1")
+        assert code != 0, "the push must have been cut"
+        self.sandbox.start_registry()
+        code, error = self.push(self.workspace / "large", host, "ci/large:1")
+        assert code == 0, error
+        assert self.pulled_digest(host, "ci/large:1", self.workspace / "pulled-large") == large
+        assert self.pulled_digest(host, "ci/earlier:1", self.workspace / "pulled-earlier") == earlier
 
     def restart_pod(self, run: ProgramRun | None = None) -> None:
         """A new pod for the Deployment (of `run`, when its settings changed), as after a rollout or an

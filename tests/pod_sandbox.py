@@ -139,11 +139,17 @@ class Sandbox:
         """A second process of `container` (its root, user and command) with `env` added, once `ready_url`
         answers: the same binary configured otherwise, side by side (see bench/)."""
         argv, base = self._container_argv(container)
-        log = self.workspace / f"{self.layout.pod_name}-{name}.log"
+        return self._start_server(argv, {**base, **env}, f"{self.layout.pod_name}-{name}", ready_url)
+
+    def _start_server(
+        self, argv: list[str], env: dict[str, str], name: str, ready_url: str, *, any_answer: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """A process logging to `<name>.log`, stopped with the helpers, once `ready_url` answers."""
+        log = self.workspace / f"{name}.log"
         with log.open("ab") as output:
-            process = subprocess.Popen(argv, env={**base, **env}, stdout=output, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
         self.helpers.append(process)
-        self._wait_until(ready_url, process, log)
+        self._wait_until(ready_url, process, log, any_answer=any_answer)
         return process
 
     def start_registry(self) -> None:
@@ -173,14 +179,9 @@ class Sandbox:
         self, name: str, argv: list[str], ready_url: str, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         """A server beside the pod (an object store, a proxy) in its network, once `ready_url` answers."""
-        log = self.workspace / f"{name}.log"
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                [*self._enter(), *argv], env=env or {"PATH": CLIENT_PATH}, stdout=output, stderr=subprocess.STDOUT
-            )
-        self.helpers.append(process)
-        self._wait_until(ready_url, process, log, any_answer=True)
-        return process
+        return self._start_server(
+            [*self._enter(), *argv], env or {"PATH": CLIENT_PATH}, name, ready_url, any_answer=True
+        )
 
     def connect(self, pod: Sandbox, index: int) -> str:
         """A link from this sandbox's network (the node's) to a pod's, as a CNI gives a pod its address."""

@@ -141,14 +141,14 @@ def private_key(inputs: Mapping[str, Any]) -> dict[str, Any]:
     key: Any
     if algorithm == "RSA":
         key = rsa.generate_private_key(public_exponent=65537, key_size=int(inputs.get("rsaBits", 2048)))
-        traditional = serialization.PrivateFormat.TraditionalOpenSSL
     elif algorithm == "ECDSA":
         curves = {"P224": ec.SECP224R1(), "P256": ec.SECP256R1(), "P384": ec.SECP384R1(), "P521": ec.SECP521R1()}
         key = ec.generate_private_key(curves[inputs.get("ecdsaCurve", "P224")])
-        traditional = serialization.PrivateFormat.TraditionalOpenSSL
     else:
         raise ValueError(f"the double does not generate {algorithm} keys")
     pem = serialization.Encoding.PEM
+    # "RSA PRIVATE KEY" (PKCS#1) or "EC PRIVATE KEY" (SEC 1), as the provider writes them.
+    traditional = serialization.PrivateFormat.TraditionalOpenSSL
     return {
         **inputs,
         "privateKeyPem": key.private_bytes(pem, traditional, serialization.NoEncryption()).decode(),

@@ -11,7 +11,7 @@ from pathlib import Path
 import bcrypt
 
 from components.registry_stack import docker_config_json
-from tests.conftest import PROJECT_DIR, RunProgram, front_accounts
+from tests.conftest import PROJECT_DIR, RunProgram, front_accounts, htpasswd_file
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 
 HASH_TYPE = "pulumi-python:dynamic/image-registry:PasswordHash"
@@ -69,7 +69,7 @@ def test_mixed_users_each_get_their_own_salt_and_cost() -> None:
 
 def test_apache_htpasswd_accepts_the_hashes(dev_run: ProgramRun, tmp_path: Path) -> None:
     path = tmp_path / "htpasswd"
-    path.write_text("".join(f"{user}:{hashed}\n" for user, hashed in front_accounts(dev_run).items()))
+    path.write_text(htpasswd_file(front_accounts(dev_run)))
     password = dev_run.outputs["password"]
     good = subprocess.run(["htpasswd", "-vb", str(path), "registry", password], capture_output=True, check=False)
     bad = subprocess.run(["htpasswd", "-vb", str(path), "registry", "wrong"], capture_output=True, check=False)

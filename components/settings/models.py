@@ -18,7 +18,7 @@ from components.settings.maintenance import MaintenanceSettings
 from components.settings.network import IngressSettings, MetricsSettings, NamespaceName, NetworkPolicySettings
 from components.settings.scheduling import LabelKey, Resources, Toleration, affinity
 from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage, Storage
-from components.settings.types import DnsName, ImageReference, problem, require_secret, unique
+from components.settings.types import DNS_LABEL_PATTERN, DnsName, ImageReference, problem, require_secret, unique
 
 PROJECT = "image-registry"
 REGISTRY_PORT = 5000
@@ -42,7 +42,7 @@ class Settings(ConfigModel):
     create_namespace: bool = True
     namespace: str = Field(
         default="kube-infra",
-        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        pattern=DNS_LABEL_PATTERN,
         description="a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
     )
     # The Service is named after it, and Service names are RFC 1035 labels.

@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from components.settings.base import ConfigModel
-from components.settings.types import DnsName
+from components.settings.types import DNS_LABEL_PATTERN, DnsName
 
 _ANNOTATION = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
 AnnotationName = Annotated[str, Field(pattern=_ANNOTATION + r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
-NamespaceName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description="a namespace name")]
+NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, description="a namespace name")]
 # Where each controller runs by default: k3s's Traefik, and the ingress-nginx chart's namespace.
 CONTROLLER_NAMESPACES = {"traefik": "kube-system", "nginx": "ingress-nginx"}
 

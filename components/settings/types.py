@@ -10,6 +10,8 @@ from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+# One DNS label (RFC 1123): what a namespace's name is.
+DNS_LABEL_PATTERN = rf"^{_LABEL}$"
 _DNS_NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _QUANTITY_RE = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import container_security
 from components.settings import REGISTRY_PORT, Settings
 
 UPSTREAM = "127.0.0.1:5002"
@@ -109,15 +110,10 @@ def front_container(settings: Settings) -> k8s.core.v1.ContainerArgs:
             requests={"cpu": "100m", "memory": "64Mi"},
             limits={"cpu": "1", "memory": "256Mi"},
         ),
-        security_context=k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            # The image's caddy binary carries the file capability cap_net_bind_service=+ep: without it in
-            # the bounding set the kernel refuses to run it (caddy-docker#396). The restricted Pod Security
-            # profile allows adding this one; OpenShift's restricted-v2 does not (see README).
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=["NET_BIND_SERVICE"]),
-        ),
+        # The image's caddy binary carries the file capability cap_net_bind_service=+ep: without it in
+        # the bounding set the kernel refuses to run it (caddy-docker#396). The restricted Pod Security
+        # profile allows adding this one; OpenShift's restricted-v2 does not (see README).
+        security_context=container_security(add_capabilities=("NET_BIND_SERVICE",)),
     )
 
 

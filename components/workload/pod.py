@@ -8,6 +8,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import container_security
 from components.settings import METRICS_PORT, Settings, Toleration
 from components.workload.environment import CONFIG_DIR, CONFIG_FILE, RegistrySetting
 from components.workload.front import UPSTREAM, front_container, front_volumes
@@ -40,15 +41,6 @@ def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
         fs_group=RUN_AS_USER,
         fs_group_change_policy="OnRootMismatch",
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
-def container_security() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
     )
 
 

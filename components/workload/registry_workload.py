@@ -24,7 +24,8 @@ class RegistryWorkloadArgs:
     tls_cert_pem: pulumi.Input[str]
     tls_private_key_pem: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
-    htpasswd: pulumi.Input[str]
+    # (user, bcrypt hash) pairs.
+    accounts: pulumi.Input[list[tuple[str, str]]]
 
 
 class RegistryWorkload(pulumi.ComponentResource):
@@ -67,7 +68,7 @@ class RegistryWorkload(pulumi.ComponentResource):
             config_map_name=config_map.metadata.name,
             config_secret_name=config_secret.metadata.name,
             tls_secret_name=tls_secret.metadata.name,
-            front_secret_name=self._front_secret(settings.name, args.htpasswd).metadata.name,
+            front_secret_name=self._front_secret(settings.name, args.accounts).metadata.name,
             service_account_name=self._service_account(settings.name).metadata.name,
             storage_volumes=storage_volumes(settings.storage, settings.name, self.namespace, self),
         )
@@ -111,19 +112,17 @@ class RegistryWorkload(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
         )
 
-    def _front_secret(self, name: str, htpasswd: pulumi.Input[str]) -> k8s.core.v1.Secret:
+    def _front_secret(self, name: str, accounts: pulumi.Input[list[tuple[str, str]]]) -> k8s.core.v1.Secret:
         # Fixed name: a change replaces the Secret under the same name, so the pod template stays
         # as it is; the kubelet refreshes the mounted file and the front reloads it (--watch).
         # Adding a user or changing a password needs no restart.
-        def config(text: str) -> dict[str, str]:
-            accounts = [(user, hashed) for user, _, hashed in (line.partition(":") for line in text.splitlines())]
-            return {FRONT_CONFIG_KEY: front_config(accounts, realm=name)}
-
         return k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=object_metadata(name, self.namespace, "auth"),
             type="Opaque",
-            string_data=pulumi.Output.secret(htpasswd).apply(config),
+            string_data=pulumi.Output.secret(accounts).apply(
+                lambda pairs: {FRONT_CONFIG_KEY: front_config(pairs, realm=name)}
+            ),
             # Same name: the old one must go first (creating an existing object fails).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

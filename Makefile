@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 STACK ?= dev
-# What the end-to-end tests run: the real registry, a real client, a real image, a real ingress hop.
-DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy caddy
+# What the end-to-end tests run: the real registry, a real client, a real image, a real ingress hop,
+# and a node's own clients (containerd and its CRI, Docker, Podman).
+DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy \
+  containerd docker.io podman
 KUBECONFIG_FILE := $(firstword $(subst :, ,$(KUBECONFIG)) $(HOME)/.kube/config)
 SCHEMA := components/settings/stack-config.schema.json
 

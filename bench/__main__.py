@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import evaluation, hashing, scale, small_requests, transfers
+from bench import abuse, evaluation, hashing, scale, small_requests, transfers
+from bench.abuse import Volume
 from bench.report import Results, markdown
 from bench.small_requests import Load
 
@@ -30,6 +31,7 @@ class Profile:
     before: Load
     transfer_mib: int
     users: tuple[int, ...]
+    abuse: Volume
 
 
 FULL = Profile(
@@ -40,8 +42,17 @@ FULL = Profile(
     before=Load(requests=200, concurrency=8),
     transfer_mib=256,
     users=(1, 10, 100),
+    abuse=Volume(oversized=200, wrong=1000, guesses=10),
 )
-QUICK = Profile(runs=1, costs=(5,), load=Load(100, 8), before=Load(100, 8), transfer_mib=8, users=(1, 3))
+QUICK = Profile(
+    runs=1,
+    costs=(5,),
+    load=Load(100, 8),
+    before=Load(100, 8),
+    transfer_mib=8,
+    users=(1, 3),
+    abuse=Volume(oversized=20, wrong=100, guesses=2),
+)
 
 
 def run(profile: Profile, command: str) -> Results:
@@ -56,9 +67,18 @@ def run(profile: Profile, command: str) -> Results:
         ):
             throughputs = transfers.measure(registry, profile.transfer_mib, 4, profile.runs)
         evaluations = evaluation.measure(profile.users, profile.runs, workspace)
+        abuses = abuse.measure(workspace / "abuse", profile.abuse, profile.runs)
     hash_costs = hashing.measure((4, *profile.costs), profile.runs)
     return Results(
-        command, profile.runs, requests, throughputs, profile.transfer_mib, evaluations, scale.measure(), hash_costs
+        command,
+        profile.runs,
+        requests,
+        throughputs,
+        profile.transfer_mib,
+        evaluations,
+        scale.measure(),
+        hash_costs,
+        abuses,
     )
 
 

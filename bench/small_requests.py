@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stats import Figure
-from components.workload.front import UPSTREAM
+from components.workload.front_config import UPSTREAM
 from tests.conftest import front_accounts, htpasswd_file
 from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import REPOSITORY, Registry, running_registry

@@ -28,9 +28,10 @@ from typing import Any
 
 from bench.small_requests import BEFORE_PORT, start_before
 from bench.stats import Figure
-from components.workload.front import UPSTREAM
+from components.workload.front_config import UPSTREAM
 from tests.e2e import Registry
 from tests.images import build_random_image
+from tests.process_usage import cpu_seconds
 
 # skopeo remembers where blobs already are and mounts them from there instead of uploading:
 # forgotten before every push, so that each push sends every byte.
@@ -71,12 +72,6 @@ def image_mib(layout: Path) -> float:
     return sum(blob.stat().st_size for blob in (layout / "blobs" / "sha256").iterdir()) / 2**20
 
 
-def _process_cpu(pid: int) -> float:
-    """User and system seconds of a running process (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -99,7 +94,7 @@ class Servers:
 
 
 def _cpu(servers: dict[str, int]) -> dict[str, float]:
-    return {part: _process_cpu(pid) for part, pid in servers.items()} | {"client": _children_cpu()}
+    return {part: cpu_seconds(pid) for part, pid in servers.items()} | {"client": _children_cpu()}
 
 
 def _transfer(servers: dict[str, int], way: str, into: Throughput, mib: float, step: Step) -> None:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.client_certificate import ClientCertificate
 from components.ingress_annotations import ingress_annotations, service_annotations
-from components.kube import object_metadata, selector_for
+from components.kube import object_metadata, selector_for, tls_secret_data
 from components.network_policy import network_policy_spec
 from components.settings import METRICS_PORT, REGISTRY_PORT, Settings
 
@@ -21,6 +22,8 @@ class RegistryExposureArgs:
     namespace: pulumi.Input[str]
     tls_secret_name: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
+    # What the ingress controller presents to the front (which then trusts its X-Forwarded-For).
+    ingress_client: ClientCertificate | None = None
     # The component that owned these objects before they moved here: aliased, so they keep their URNs.
     previous_parent: pulumi.Resource | None = None
 
@@ -35,10 +38,9 @@ class RegistryExposure(pulumi.ComponentResource):
         self._args = args
         settings = args.settings
         ingress = settings.ingress
-        verify = ingress.enabled and ingress.verify_backend
-        ca_secret_name = self._ca_secret().metadata.name if verify else None
-        if verify and ingress.controller == "traefik":
-            self._servers_transport(ca_secret_name)
+        client_secret_name = self._client_secret().metadata.name if args.ingress_client else None
+        if ingress.enabled and ingress.verify_backend and ingress.controller == "traefik":
+            self._servers_transport(self._ca_secret().metadata.name, client_secret_name)
         service = self._service()
         k8s.networking.v1.NetworkPolicy(
             f"{settings.name}-network-policy",
@@ -47,7 +49,7 @@ class RegistryExposure(pulumi.ComponentResource):
             opts=self._child(),
         )
         if ingress.enabled:
-            self._ingress(service, ca_secret_name)
+            self._ingress(service, client_secret_name)
         if settings.metrics.service_monitor:
             self._service_monitor()
         self.service_name = service.metadata.name
@@ -83,7 +85,7 @@ class RegistryExposure(pulumi.ComponentResource):
         )
 
     def _ca_secret(self) -> k8s.core.v1.Secret:
-        """The CA alone, for the ingress controller to verify the pod with (no key leaves the registry)."""
+        """The CA alone, for Traefik to verify the pod with (no key leaves the registry)."""
         return k8s.core.v1.Secret(
             f"{self._args.settings.name}-ca",
             metadata=self._metadata("ca"),
@@ -92,9 +94,22 @@ class RegistryExposure(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-    def _servers_transport(self, ca_secret_name: pulumi.Input[str] | None) -> None:
+    def _client_secret(self) -> k8s.core.v1.Secret:
+        """The ingress controller's client certificate and key, and the CA it verifies the pod with."""
+        client = self._args.ingress_client
+        assert client is not None
+        return k8s.core.v1.Secret(
+            f"{self._args.settings.name}-ingress-client",
+            metadata=self._metadata("ingress-client"),
+            type="kubernetes.io/tls",
+            string_data=tls_secret_data(client.cert_pem, client.private_key_pem, self._args.ca_cert_pem),
+            # Same name (the annotations name it): a renewed certificate replaces it, the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+    def _servers_transport(self, ca_secret_name: pulumi.Input[str], client_secret: pulumi.Input[str] | None) -> None:
         settings = self._args.settings
-        # Traefik re-encrypts to the pod and verifies it against our CA.
+        # Traefik re-encrypts to the pod, verifies it against our CA and shows its client certificate.
         k8s.apiextensions.CustomResource(
             f"{settings.name}-servers-transport",
             api_version="traefik.io/v1alpha1",
@@ -104,18 +119,19 @@ class RegistryExposure(pulumi.ComponentResource):
                 "serverName": f"{settings.name}.{settings.namespace}.svc",
                 # Traefik 2.10 to 3.x all read rootCAsSecrets (3.4 added rootCAs and deprecated it).
                 "rootCAsSecrets": [ca_secret_name],
+                "certificatesSecrets": [client_secret],
             },
             opts=self._child(),
         )
 
-    def _ingress(self, service: k8s.core.v1.Service, ca_secret_name: pulumi.Input[str] | None) -> None:
+    def _ingress(self, service: k8s.core.v1.Service, client_secret_name: pulumi.Input[str] | None) -> None:
         settings = self._args.settings
         backend = k8s.networking.v1.IngressBackendArgs(
             service=k8s.networking.v1.IngressServiceBackendArgs(
                 name=service.metadata.name, port=k8s.networking.v1.ServiceBackendPortArgs(number=REGISTRY_PORT)
             )
         )
-        annotations = ingress_annotations(settings.namespace, settings.name, settings.ingress, ca_secret_name)
+        annotations = ingress_annotations(settings.namespace, settings.name, settings.ingress, client_secret_name)
         k8s.networking.v1.Ingress(
             f"{settings.name}-ingress",
             metadata=self._metadata("", annotations),

@@ -13,6 +13,12 @@ NGINX = "nginx.ingress.kubernetes.io/"
 SKIP_AWAIT = "pulumi.com/skipAwait"
 
 
+def presents_client_certificate(ingress: IngressSettings) -> bool:
+    """Whether the controller shows the pod a client certificate: ingress-nginx's proxy-ssl-secret always can,
+    Traefik through the ServersTransport, which it has when it verifies the pod."""
+    return ingress.enabled and (ingress.controller == "nginx" or ingress.verify_backend)
+
+
 def service_annotations(namespace: str, name: str, ingress: IngressSettings) -> dict[str, pulumi.Input[str]]:
     """Traefik reads these from the Service: HTTPS to the pod, through our ServersTransport when verifying."""
     if not ingress.enabled or ingress.controller != "traefik":
@@ -24,12 +30,12 @@ def service_annotations(namespace: str, name: str, ingress: IngressSettings) -> 
 
 
 def ingress_annotations(
-    namespace: str, name: str, ingress: IngressSettings, ca_secret_name: pulumi.Input[str] | None
+    namespace: str, name: str, ingress: IngressSettings, client_secret_name: pulumi.Input[str] | None
 ) -> dict[str, pulumi.Input[str]]:
     if ingress.controller == "traefik":
         annotations = _traefik()
     else:
-        annotations = _nginx(namespace, name, ingress.verify_backend, ca_secret_name)
+        annotations = _nginx(namespace, name, ingress.verify_backend, client_secret_name)
     if not ingress.wait_for_address:
         annotations[SKIP_AWAIT] = "true"
     return {**annotations, **ingress.annotations}
@@ -40,7 +46,7 @@ def _traefik() -> dict[str, pulumi.Input[str]]:
 
 
 def _nginx(
-    namespace: str, name: str, verify: bool, ca_secret_name: pulumi.Input[str] | None
+    namespace: str, name: str, verify: bool, client_secret_name: pulumi.Input[str] | None
 ) -> dict[str, pulumi.Input[str]]:
     annotations: dict[str, pulumi.Input[str]] = {
         f"{NGINX}backend-protocol": "HTTPS",
@@ -50,9 +56,11 @@ def _nginx(
         f"{NGINX}proxy-read-timeout": "900",
         f"{NGINX}proxy-send-timeout": "900",
     }
-    if verify and ca_secret_name is not None:
+    if client_secret_name is not None:
+        # Its key pair is presented to the pod (the front then trusts X-Forwarded-For); its ca.crt verifies the pod.
+        annotations[f"{NGINX}proxy-ssl-secret"] = pulumi.Output.concat(namespace, "/", client_secret_name)
+    if verify:
         annotations |= {
-            f"{NGINX}proxy-ssl-secret": pulumi.Output.concat(namespace, "/", ca_secret_name),
             f"{NGINX}proxy-ssl-verify": "on",
             # Without it nginx checks the pod's certificate against "upstream_balancer".
             f"{NGINX}proxy-ssl-name": f"{name}.{namespace}.svc",

@@ -42,3 +42,13 @@ def container_security(add_capabilities: tuple[str, ...] = ()) -> k8s.core.v1.Se
         run_as_non_root=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=list(add_capabilities) or None),
     )
+
+
+def tls_secret_data(
+    cert_pem: pulumi.Input[str], private_key_pem: pulumi.Input[str], ca_cert_pem: pulumi.Input[str]
+) -> pulumi.Output[dict[str, str]]:
+    """A `kubernetes.io/tls` Secret's data, with the CA beside the key pair (a secret: it holds the key)."""
+    data = pulumi.Output.all(cert_pem, private_key_pem, ca_cert_pem).apply(
+        lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}
+    )
+    return pulumi.Output.secret(data)

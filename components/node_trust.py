@@ -4,9 +4,10 @@ It writes, for each external hostname, what containerd reads from its registry
 host directory (`<certs.d>/<host>/hosts.toml` and `ca.crt`, read on every pull,
 no restart) and Docker's `/etc/docker/certs.d/<host>/ca.crt`. On k3s and RKE2
 it writes only `ca.crt` into the directory their containerd is pointed at: a
-`hosts.toml` there is theirs (generated from registries.yaml), and containerd
-reads a lone `ca.crt` when there is none. It rewrites what has changed every
-few seconds, so a file removed by a restart of k3s comes back.
+`hosts.toml` there is theirs (generated from registries.yaml: `k3s_registries_yaml`
+is one that points at that `ca.crt`), and containerd reads a lone `ca.crt` when
+there is none. It rewrites what has changed every few seconds, so a file removed
+by a restart of k3s comes back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.kube import labels_for, object_metadata
 from components.settings import Settings
@@ -25,6 +27,8 @@ PLATFORMS = {
     "k3s": ("/var/lib/rancher/k3s/agent/etc/containerd/certs.d", None, False),
     "rke2": ("/var/lib/rancher/rke2/agent/etc/containerd/certs.d", None, False),
 }
+# Where k3s and RKE2 read the registry configuration they turn into hosts.toml files.
+REGISTRIES_YAML = {"k3s": "/etc/rancher/k3s/registries.yaml", "rke2": "/etc/rancher/rke2/registries.yaml"}
 CONFIG_DIR = "/config"
 CONTAINERD_DIR = "/host/containerd"
 DOCKER_DIR = "/host/docker"
@@ -50,13 +54,38 @@ done
 
 
 def hosts_toml(host: str, certs_dir: str) -> str:
-    """containerd's registry host configuration: pull and resolve from `host` over HTTPS, trusting our CA."""
-    return (
-        f'server = "https://{host}"\n\n'
-        f'[host."https://{host}"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        f'  ca = "{certs_dir}/{host}/ca.crt"\n'
-    )
+    """containerd's registry host configuration: `host` over HTTPS, trusting our CA, for every operation.
+
+    containerd tries the `[host]` entries first and the top-level `server` last, with every capability:
+    a push goes only there, and a missing tag (404) falls through to it. So the CA is on both; without
+    it at the top, a push and a missing tag end in an x509 error. The `[host]` table stays because
+    containerd 1.6 and 1.7 (before 1.7.32) ignore a hosts.toml that has none.
+    """
+    ca = f'ca = "{certs_dir}/{host}/ca.crt"'
+    lines = [
+        f'server = "https://{host}"',
+        ca,
+        "",
+        f'[host."https://{host}"]',
+        '  capabilities = ["pull", "resolve"]',
+        f"  {ca}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def k3s_registries_yaml(settings: Settings) -> str:
+    """k3s's (or RKE2's) `registries.yaml`: every hostname with the CA file the DaemonSet writes, no credentials.
+
+    `configs` alone: k3s writes each listed host a hosts.toml of its own, with that CA on the top-level
+    server (every capability). Empty when no DaemonSet writes the CA on k3s or RKE2 nodes: there is no
+    file on them to point at.
+    """
+    platform = settings.node_trust.platform
+    if not settings.node_trust.enabled or platform not in REGISTRIES_YAML:
+        return ""
+    certs_dir = PLATFORMS[platform][0]
+    configs = {host: {"tls": {"ca_file": f"{certs_dir}/{host}/ca.crt"}} for host in settings.hostnames}
+    return f"# {REGISTRIES_YAML[platform]} on every node\n" + yaml.safe_dump({"configs": configs}, sort_keys=False)
 
 
 @dataclass(frozen=True)

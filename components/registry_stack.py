@@ -9,13 +9,17 @@ from dataclasses import dataclass
 import pulumi
 
 from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
+from components.client_certificate import ClientCertificate
 from components.exposure import RegistryExposure, RegistryExposureArgs
 from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs
-from components.node_trust import NodeTrust, NodeTrustArgs
+from components.ingress_annotations import presents_client_certificate
+from components.node_trust import NodeTrust, NodeTrustArgs, k3s_registries_yaml
 from components.pull_secrets import PullSecrets, PullSecretsArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
 from components.settings import Settings
+from components.signed_key_pair import SignedKeyPairArgs
 from components.workload import RegistryWorkload, RegistryWorkloadArgs
+from components.workload.front_config import INGRESS_CLIENT_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,9 @@ class RegistryStack(pulumi.ComponentResource):
     username: str
     password: pulumi.Output[str]
     docker_config_json: pulumi.Output[str]
+    pull_docker_config_json: pulumi.Output[str]
     pull_secrets: dict[str, str]
+    k3s_registries_yaml: str
 
     def __init__(self, name: str, args: RegistryStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:RegistryStack", name, None, opts)
@@ -50,7 +56,9 @@ class RegistryStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         authority, server_certificate = self._certificates(name, settings)
         users = HtpasswdSecret(
-            f"{name}-users", HtpasswdSecretArgs(users=settings.users, bcrypt_cost=settings.bcrypt_cost), opts=child
+            f"{name}-users",
+            HtpasswdSecretArgs(users=settings.registry_users, bcrypt_cost=settings.bcrypt_cost),
+            opts=child,
         )
         workload = RegistryWorkload(
             f"{name}-workload",
@@ -70,6 +78,7 @@ class RegistryStack(pulumi.ComponentResource):
                 namespace=workload.namespace,
                 tls_secret_name=workload.tls_secret_name,
                 ca_cert_pem=authority.cert_pem,
+                ingress_client=self._ingress_client_certificate(name, settings, authority),
                 previous_parent=workload,
             ),
             opts=child,
@@ -77,6 +86,7 @@ class RegistryStack(pulumi.ComponentResource):
 
         if settings.node_trust.enabled:
             NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.cert_pem), opts=child)
+        self.k3s_registries_yaml = k3s_registries_yaml(settings)
 
         self.registry_host = settings.hostnames[0]
         self.hostnames = list(settings.hostnames)
@@ -84,20 +94,22 @@ class RegistryStack(pulumi.ComponentResource):
         self.namespace = workload.namespace
         self.service_name = exposure.service_name
         self.ca_cert_pem = authority.cert_pem
-        # htpasswd gives every user the same rights; the outputs carry the first user's.
+        # The first user's credentials (CI pushes with them), and the pull-only user's (pull Secrets, nodes).
         self.username = settings.users[0].name
         self.password = pulumi.Output.secret(users.passwords[self.username])
-        self.docker_config_json = pulumi.Output.secret(
-            self.password.apply(
-                lambda password: docker_config_json([*self.hostnames, self.internal_host], self.username, password)
-            )
-        )
+        self.docker_config_json = self._docker_config(self.username, self.password)
+        pull_user = settings.pull_user.name
+        self.pull_docker_config_json = self._docker_config(pull_user, users.passwords[pull_user])
         self.pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
-            PullSecretsArgs(settings.name, settings.pull_secret_namespaces, self.docker_config_json),
+            PullSecretsArgs(settings.name, settings.pull_secret_namespaces, self.pull_docker_config_json),
             opts=child,
         ).names
         self.register_outputs(self.outputs())
+
+    def _docker_config(self, username: str, password: pulumi.Output[str]) -> pulumi.Output[str]:
+        hosts = [*self.hostnames, self.internal_host]
+        return pulumi.Output.secret(password.apply(lambda plain: docker_config_json(hosts, username, plain)))
 
     def _certificates(self, name: str, settings: Settings) -> tuple[CertificateAuthority, ServerCertificate]:
         child = pulumi.ResourceOptions(parent=self)
@@ -126,8 +138,26 @@ class RegistryStack(pulumi.ComponentResource):
         )
         return authority, server_certificate
 
+    def _ingress_client_certificate(
+        self, name: str, settings: Settings, authority: CertificateAuthority
+    ) -> ClientCertificate | None:
+        if not presents_client_certificate(settings.ingress):
+            return None
+        return ClientCertificate(
+            f"{name}-ingress-client",
+            SignedKeyPairArgs(
+                ca_cert_pem=authority.cert_pem,
+                ca_private_key_pem=authority.private_key_pem,
+                common_name=f"{settings.name}{INGRESS_CLIENT_SUFFIX}",
+                organization=settings.tls.organization,
+                validity_hours=settings.tls.server_validity_hours,
+                early_renewal_hours=settings.tls.early_renewal_hours,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def outputs(self) -> dict[str, object]:
-        """The stack-output contract (design: "Stack outputs"), by name."""
+        """The stack outputs other stacks read (README: "Outputs"), by name."""
         return {
             "registryHost": self.registry_host,
             "hostnames": self.hostnames,
@@ -138,5 +168,7 @@ class RegistryStack(pulumi.ComponentResource):
             "username": self.username,
             "password": self.password,
             "dockerConfigJson": self.docker_config_json,
+            "pullDockerConfigJson": self.pull_docker_config_json,
             "pullSecrets": self.pull_secrets,
+            "k3sRegistriesYaml": self.k3s_registries_yaml,
         }

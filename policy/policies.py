@@ -7,6 +7,8 @@ passing and failing resources, and with the resources a real run renders.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -22,6 +24,12 @@ from pulumi_policy import (
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:CronJob")
 REGISTRY = "kubernetes:apps/v1:Deployment"
 DATA_DIR = "/var/lib/registry"
+SECRET = "kubernetes:core/v1:Secret"
+# The front's Caddy config (in the `<name>-auth` Secret) and what its per-user routes match on.
+FRONT_CONFIG_KEY = "caddy.json"
+USER_ID = "{http.auth.user.id}"
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
 _TAG = re.compile(r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
 
 
@@ -116,6 +124,66 @@ def hosts_outside_the_certificate(resources: Iterable[tuple[str, Mapping[str, An
     ]
 
 
+def users_who_can_write(front_config: Mapping[str, Any]) -> set[str]:
+    """The front's users that some rule lets write (POST, PUT, PATCH, DELETE) or that no rule of their own holds."""
+    accounts, ruled, writers = set(), set(), set()
+    for server in ((front_config.get("apps") or {}).get("http") or {}).get("servers", {}).values():
+        for route in server.get("routes") or ():
+            for handler in route.get("handle") or ():
+                basic = (handler.get("providers") or {}).get("http_basic") or {}
+                accounts |= {_literal(account.get("username", "")) for account in basic.get("accounts") or ()}
+            users = {
+                _literal(user)
+                for match in route.get("match") or ()
+                for user in (match.get("vars") or {}).get(USER_ID, ())
+            }
+            ruled |= users
+            if users and _lets_write(route):
+                writers |= users
+    # A user without rules of its own reaches the registry unchecked.
+    return writers | (accounts - ruled)
+
+
+def _lets_write(route: Mapping[str, Any]) -> bool:
+    rules = [rule for handler in route.get("handle") or () for rule in handler.get("routes") or ()]
+    return any(WRITES & set(match.get("method") or ()) for rule in rules for match in rule.get("match") or ())
+
+
+def _literal(text: str) -> str:
+    """A name as Caddy reads it: escaped braces are braces."""
+    return text.replace("\\{", "{").replace("\\}", "}")
+
+
+def docker_config_users(props: Mapping[str, Any]) -> list[str]:
+    """The user names a dockerconfigjson Secret carries (none when its data is not known yet)."""
+    text = (props.get("stringData") or {}).get(DOCKER_CONFIG_KEY)
+    encoded = (props.get("data") or {}).get(DOCKER_CONFIG_KEY)
+    try:
+        document = json.loads(text if text is not None else base64.b64decode(encoded or ""))
+    except (ValueError, TypeError):
+        return []
+    auths = document.get("auths") or {} if isinstance(document, dict) else {}
+    return sorted({str(entry.get("username") or base64.b64decode(entry.get("auth", "")).decode().split(":")[0])
+                   for entry in auths.values()})  # fmt: skip
+
+
+def pull_secrets_that_can_push(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """dockerconfigjson Secrets of the stack that carry a user the front lets write."""
+    resources = list(resources)
+    writers: set[str] = set()
+    for kind, props in resources:
+        config = (props.get("stringData") or {}).get(FRONT_CONFIG_KEY) if kind == SECRET else None
+        if isinstance(config, str):
+            writers |= users_who_can_write(json.loads(config))
+    found = []
+    for kind, props in resources:
+        if kind == SECRET and props.get("type") == "kubernetes.io/dockerconfigjson":
+            metadata = props.get("metadata") or {}
+            for user in sorted(set(docker_config_users(props)) & writers):
+                found.append(f"{metadata.get('namespace')}/{metadata.get('name')} carries the user {user}")
+    return found
+
+
 def _each(found: Sequence[str], message: str, report: ReportViolation) -> None:
     for item in found:
         report(message.format(item), None)
@@ -149,6 +217,12 @@ def _hosts_in_certificate(args: StackValidationArgs, report: ReportViolation) ->
     _each(hosts_outside_the_certificate(resources), "Ingress host {} is not a name of the server certificate", report)
 
 
+def _pull_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    resources = [(resource.resource_type, resource.props) for resource in args.resources]
+    message = "pull Secret {}, who can push: pull Secrets carry the pull-only user (pullDockerConfigJson)"
+    _each(pull_secrets_that_can_push(resources), message, report)
+
+
 POLICIES = [
     ResourceValidationPolicy(
         name="registry-images-pinned",
@@ -174,5 +248,10 @@ POLICIES = [
         name="ingress-hosts-in-certificate",
         description="Every Ingress host of the registry is a name of its server certificate.",
         validate=_hosts_in_certificate,
+    ),
+    StackValidationPolicy(
+        name="pull-secrets-cannot-push",
+        description="No pull Secret carries a user whom the registry's front lets push or delete.",
+        validate=_pull_only,
     ),
 ]

@@ -172,7 +172,7 @@ class FaithfulMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program must not invoke functions, but called {args.token}")
 
 
-@dataclass
+@dataclass(repr=False)
 class Registration:
     """A resource as the engine saw it: inputs keep their secret markers."""
 
@@ -191,6 +191,9 @@ class Registration:
     aliases: tuple[str, ...]
     # What the provider called it (plain in state).
     resource_id: str = ""
+
+    def __repr__(self) -> str:
+        return f"Registration({self.type} {self.name})"
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -261,13 +264,17 @@ def _alias_urn(request: Any, alias: Any) -> str:
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
-@dataclass
+@dataclass(repr=False)
 class ProgramRun:
     """What one run of the program registered and exported."""
 
     registrations: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        # A failing test prints its arguments: never the passwords, keys and hashes a run holds.
+        return f"ProgramRun({len(self.registrations)} resources, outputs {sorted(self.outputs)})"
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [item for item in self.registrations if item.type == type_token]
@@ -276,6 +283,10 @@ class ProgramRun:
         found = self.of_type(type_token)
         assert len(found) == 1, f"expected one {type_token}, found {len(found)}"
         return found[0]
+
+    def named(self, type_token: str, name: str) -> Registration:
+        (found,) = [item for item in self.of_type(type_token) if item.name == name]
+        return found
 
     def kubernetes(self) -> list[Registration]:
         return [item for item in self.registrations if item.type.startswith("kubernetes:")]

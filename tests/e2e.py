@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.settings.models import service_dns_names
+from components.settings.models import DEFAULT_FRONT_IMAGE, service_dns_names
 from tests.doubles import FaithfulMocks, ProgramRun
 from tests.images import build_random_image
 from tests.pod_layout import PodLayout
-from tests.pod_sandbox import Sandbox
+from tests.pod_sandbox import CADDY_BINARY, Sandbox
 
 REQUIRED_TOOLS = (
     "docker-registry",
@@ -29,8 +30,9 @@ REQUIRED_TOOLS = (
     "openssl",
     "nginx",
     "haproxy",
-    "caddy",
 )
+# The front's release the stack pins (caddy:2.10.2-alpine@…): the sandbox runs that binary.
+FRONT_RELEASE = DEFAULT_FRONT_IMAGE.split(":")[1].split("-")[0]
 NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
 REPOSITORY = "utils/busybox"
 
@@ -39,6 +41,8 @@ def require_tools() -> None:
     assert os.geteuid() == 0, "the end-to-end tests need root: they mount and unshare namespaces"
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     assert not missing, f"missing {', '.join(missing)}: `make test` installs them (Debian packages)"
+    version = subprocess.run([CADDY_BINARY, "version"], capture_output=True, text=True, check=False).stdout
+    assert version.startswith(f"v{FRONT_RELEASE} "), f"the front's Caddy is {version!r}, not {FRONT_RELEASE}"
 
 
 def certificate_names(run: ProgramRun) -> list[str]:
@@ -93,18 +97,21 @@ class Registry:
         result = self.client.run(*self._skopeo_argv(*argv))
         return result.returncode, result.stderr.strip()
 
-    def _push_argv(self, layout: Path, address: str, reference: str) -> list[str]:
+    def _push_argv(self, layout: Path, address: str, reference: str, login: str | None = None) -> list[str]:
         return self._skopeo_argv(
-            "copy", "--dest-cert-dir", self.trust_dir, "--dest-creds", self.credentials(),
+            "copy", "--dest-cert-dir", self.trust_dir, "--dest-creds", login or self.credentials(),
             f"oci:{self.client.inside(layout)}:latest", f"docker://{address}/{reference}",
         )  # fmt: skip
 
-    def push(self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
-        result = self.client.run(*self._push_argv(layout, address, reference))
+    def push(
+        self, layout: Path, address: str, reference: str = f"{REPOSITORY}:latest", login: str | None = None
+    ) -> tuple[int, str]:
+        """skopeo's (exit code, error) pushing `layout`; as the first user unless `login` ("user:password")."""
+        result = self.client.run(*self._push_argv(layout, address, reference, login))
         return result.returncode, result.stderr.strip()
 
-    def push_killed_midway(self, layout: Path, address: str, reference: str) -> tuple[int, str]:
-        """Push, and SIGKILL the registry once the layers are on their way; the push's (code, error)."""
+    def start_push(self, layout: Path, address: str, reference: str) -> subprocess.Popen[str]:
+        """A push in the background, returned once its layers are on their way to the registry."""
         log = self.sandbox.registry_log
         before = log.read_text().count("blobs/uploads/")
         push = self.client.start(*self._push_argv(layout, address, reference))
@@ -113,14 +120,21 @@ class Registry:
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.01)
         time.sleep(0.2)
-        assert push.poll() is None, "the push ended before the registry could be killed: use a larger image"
+        assert push.poll() is None, "the push ended before anything could happen to it: use a larger image"
+        return push
+
+    def push_killed_midway(self, layout: Path, address: str, reference: str) -> tuple[int, str]:
+        """Push, and SIGKILL the registry once the layers are on their way; the push's (code, error)."""
+        push = self.start_push(layout, address, reference)
         self.sandbox.kill_registry()
         _, error = push.communicate(timeout=120)
         return push.returncode, error.strip()
 
-    def pull(self, address: str, destination: Path, reference: str = f"{REPOSITORY}:latest") -> tuple[int, str]:
+    def pull(
+        self, address: str, destination: Path, reference: str = f"{REPOSITORY}:latest", login: str | None = None
+    ) -> tuple[int, str]:
         return self.skopeo(
-            "copy", "--src-cert-dir", self.trust_dir, "--src-creds", self.credentials(),
+            "copy", "--src-cert-dir", self.trust_dir, "--src-creds", login or self.credentials(),
             f"docker://{address}/{reference}", f"oci:{self.client.inside(destination)}:latest",
         )  # fmt: skip
 
@@ -145,9 +159,9 @@ class Registry:
         ))  # fmt: skip
         return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
 
-    def pulled_digest(self, address: str, reference: str, destination: Path) -> str:
+    def pulled_digest(self, address: str, reference: str, destination: Path, login: str | None = None) -> str:
         """Pull `reference` into an OCI layout (skopeo checks every blob's digest) and return its manifest digest."""
-        code, error = self.pull(address, destination, reference)
+        code, error = self.pull(address, destination, reference, login)
         assert code == 0, error
         digest: str = json.loads((destination / "index.json").read_text())["manifests"][0]["digest"]
         return digest
@@ -168,7 +182,8 @@ class Registry:
 
     def restart_pod(self, run: ProgramRun | None = None) -> None:
         """A new pod for the Deployment (of `run`, when its settings changed), as after a rollout or an
-        eviction: volumes laid out anew."""
+        eviction: volumes laid out anew. The old one is stopped as a rollout stops it."""
+        self.sandbox.stop_registry()
         self.sandbox.close()
         self.run = run or self.run
         redirect_ingress = self.layout.redirect_ingress

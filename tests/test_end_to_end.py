@@ -17,15 +17,24 @@ from pathlib import Path
 
 import pytest
 
+from components.workload.front import RELOAD_INTERVAL_SECONDS
 from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
 from tests.images import build_busybox_image
+
+# The seed's user (password generated), and an administrator.
+USERS = [{"name": "registry"}, {"name": "ops", "access": "admin", "password": "ops-Passw0rd-2026"}]
+OPS = "ops:ops-Passw0rd-2026"
+
+
+def config_with(users: list[dict[str, str]]) -> dict[str, str]:
+    return {**dev_config(), "image-registry:users": json.dumps(users)}
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     mocks = FaithfulMocks()
-    run = run_program(dev_config(), mocks)
+    run = run_program(config_with(USERS), mocks, secret_keys=["image-registry:users"])
     with running_registry(run, mocks, tmp_path_factory.mktemp("pod")) as registry:
         yield registry
 
@@ -127,10 +136,14 @@ def test_tls_older_than_1_2_is_refused_for_its_version(registry: Registry) -> No
 
 
 def test_deleting_a_manifest_is_refused(registry: Registry, busybox: str) -> None:
-    # The image's own config file turns deletes on; htpasswd gives every user push rights.
     address = registry.addresses()[0]
     url = f"https://{address}/v2/{REPOSITORY}/manifests/{busybox}"
+    # A push user may not delete: the front refuses.
     _, status, body = registry.curl(url, "-X", "DELETE", "-u", registry.credentials())
+    assert status == "403", body
+    assert "DENIED" in body
+    # An admin may, but deletes are off: the registry refuses (its image's own config file turns them on).
+    _, status, body = registry.curl(url, "-X", "DELETE", "-u", OPS)
     assert status == "405", body
     assert "UNSUPPORTED" in body
     assert registry.inspect_digest(address) == (0, busybox)
@@ -146,16 +159,15 @@ def test_no_debug_listener(registry: Registry) -> None:
 
 
 def test_a_new_user_works_without_a_restart(registry: Registry) -> None:
-    config = dev_config()
-    config["image-registry:users"] = json.dumps([{"name": "registry"}, {"name": "ci", "password": "ci-Passw0rd-2026"}])
-    updated = run_program(config, registry.mocks, secret_keys=["image-registry:users"])
+    users = [*USERS, {"name": "ci", "password": "ci-Passw0rd-2026"}]
+    updated = run_program(config_with(users), registry.mocks, secret_keys=["image-registry:users"])
     assert updated.outputs["password"] == registry.password
     processes = dict(registry.sandbox.processes)
     address = registry.addresses()[0]
     assert registry.curl(f"https://{address}/v2/_catalog", "-u", "ci:ci-Passw0rd-2026")[1] == "401"
     registry.layout.update_secret(updated, "front-config")
-    # The front polls its config file (`--watch`, every second) and reloads it in place.
-    deadline = time.monotonic() + 15
+    # The front offers each new version of its config file to the running Caddy (every few seconds).
+    deadline = time.monotonic() + 4 * RELOAD_INTERVAL_SECONDS
     while (answer := registry.curl(f"https://{address}/v2/_catalog", "-u", "ci:ci-Passw0rd-2026"))[1] != "200":
         assert time.monotonic() < deadline, answer
         time.sleep(0.2)
@@ -172,7 +184,7 @@ def test_images_survive_a_new_pod_on_the_claim(registry: Registry, busybox: str)
 
 
 def test_deletes_work_when_the_stack_turns_them_on(tmp_path: Path) -> None:
-    config = dev_config()
+    config = config_with([{"name": "registry", "access": "admin"}])
     config["image-registry:storage"] = json.dumps({"deleteEnabled": True})
     mocks = FaithfulMocks()
     with running_registry(run_program(config, mocks), mocks, tmp_path) as registry:

@@ -22,11 +22,13 @@ from tests.pod_layout import PodLayout
 from tests.pod_sandbox import Sandbox
 
 DELETES_ON = {"deleteEnabled": True}
+# The stack's user may delete (a push user may not): the garbage collector then has something to free.
+ADMIN = [{"name": "registry", "access": "admin"}]
 
 
 def render(mocks: FaithfulMocks, **keys: Any) -> ProgramRun:
     config = dev_config()
-    config.update({f"image-registry:{key}": json.dumps(value) for key, value in keys.items()})
+    config.update({f"image-registry:{key}": json.dumps(value) for key, value in {"users": ADMIN, **keys}.items()})
     return run_program(config, mocks)
 
 

@@ -83,3 +83,27 @@ def test_without_an_unlimited_body_size_the_push_gets_413(registry: Registry) ->
     code, error = registry.push(registry.workspace / "fresh", registry.run.outputs["registryHost"], "ci/other:1")
     assert code != 0
     assert "413" in error, error
+
+
+def test_the_log_names_the_client_the_ingress_controller_saw(registry: Registry) -> None:
+    start_nginx(registry, registry.run.manifest("Ingress"), "nginx-client")
+    host = registry.run.outputs["registryHost"]
+    # The client comes from an address of its own; it also claims another, which nginx replaces.
+    code, status, _ = registry.curl(
+        f"https://{host}/v2/",
+        "-u",
+        registry.credentials(),
+        "--interface",
+        "127.0.0.7",
+        "-H",
+        "X-Forwarded-For: 6.6.6.6",
+    )
+    assert (code, status) == (0, "200")
+    lines = [
+        json.loads(line) for line in registry.sandbox.log("front").read_text().splitlines() if '"uri":"/v2/"' in line
+    ]
+    last = lines[-1]
+    assert last["user_id"] == registry.username
+    # The front trusts X-Forwarded-For because nginx showed it the ingress controller's client certificate.
+    assert last["client"] == "127.0.0.7"
+    assert last["request"]["remote_ip"] == "127.0.0.1", "the hop itself: nginx"

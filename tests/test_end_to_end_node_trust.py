@@ -11,24 +11,13 @@ directory the DaemonSet wrote, nothing else.
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 from pathlib import Path
 
 from tests.doubles import FaithfulMocks, dev_config, run_program
 from tests.e2e import REPOSITORY, running_registry
 from tests.images import build_busybox_image
-from tests.pod_layout import PodLayout
-from tests.pod_sandbox import Sandbox
-
-APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo")
-
-
-def wait_for(paths: list[Path], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(path.exists() for path in paths):
-        assert time.monotonic() < deadline, f"never written: {[str(path) for path in paths if not path.exists()]}"
-        time.sleep(0.1)
+from tests.node_sandbox import start_node_trust, wait_for
 
 
 def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> None:
@@ -41,17 +30,8 @@ def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> Non
         digest = build_busybox_image(tmp_path / "busybox")
         assert registry.push(tmp_path / "busybox", host)[0] == 0
 
-        layout = PodLayout.from_run(run, tmp_path, [], kind="DaemonSet", pod_name="node-trust")
-        applets = tmp_path / "image-bin"
-        applets.mkdir()
-        for applet in APPLETS:
-            (applets / applet).symlink_to("/bin/busybox")
-        assert layout.container().argv[0] == "/bin/sh"
-        layout.container().argv = ["/bin/busybox", *layout.container().argv]
-        layout.container().env["PATH"] = f"/sandbox/{applets.relative_to(tmp_path)}"
-        node = Sandbox(layout)
+        node = start_node_trust(run, tmp_path)
         try:
-            node.start_container()
             certs = tmp_path / "node" / "etc" / "containerd" / "certs.d"
             docker = tmp_path / "node" / "etc" / "docker" / "certs.d"
             hostnames = run.outputs["hostnames"]
@@ -62,11 +42,9 @@ def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> Non
                 assert (certs / name / "ca.crt").read_text() == run.outputs["caCertPem"]
                 assert (docker / name / "ca.crt").read_text() == run.outputs["caCertPem"]
                 hosts = tomllib.loads((certs / name / "hosts.toml").read_text())
-                assert hosts["server"] == f"https://{name}"
-                assert hosts["host"][f"https://{name}"] == {
-                    "capabilities": ["pull", "resolve"],
-                    "ca": f"/etc/containerd/certs.d/{name}/ca.crt",
-                }
+                ca = f"/etc/containerd/certs.d/{name}/ca.crt"
+                assert (hosts["server"], hosts["ca"]) == (f"https://{name}", ca)
+                assert hosts["host"][f"https://{name}"] == {"capabilities": ["pull", "resolve"], "ca": ca}
 
             trusted = registry.client.inside(certs / host)
             code, error = registry.skopeo(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun
+from tests.doubles import ProgramRun, contains_secret
 from tests.pod_layout import objects_by_name
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -67,6 +70,29 @@ def test_traefik_reencrypts_and_verifies_against_our_ca(dev_run: ProgramRun) -> 
     assert transport["spec"]["serverName"] == "image-registry.kube-infra.svc"
     (ca_secret_name,) = transport["spec"]["rootCAsSecrets"]
     assert secret_named(dev_run, ca_secret_name)["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
+    (client_secret_name,) = transport["spec"]["certificatesSecrets"]
+    assert_ingress_client_secret(dev_run, client_secret_name)
+
+
+def assert_ingress_client_secret(run: ProgramRun, name: str) -> None:
+    """A key pair only good for client authentication, from the stack's CA, and the CA to verify the pod."""
+    assert name == "image-registry-ingress-client"
+    secret = secret_named(run, name)
+    assert secret["type"] == "kubernetes.io/tls"
+    data = secret["stringData"]
+    assert data["ca.crt"] == run.outputs["caCertPem"]
+    certificate = x509.load_pem_x509_certificate(data["tls.crt"].encode())
+    key = serialization.load_pem_private_key(data["tls.key"].encode(), None)
+    assert key.public_key() == certificate.public_key()
+    assert list(certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "image-registry-ingress"
+    ca = x509.load_pem_x509_certificate(run.outputs["caCertPem"].encode())
+    certificate.verify_directly_issued_by(ca)
+    registration = run.named("kubernetes:core/v1:Secret", name)
+    assert contains_secret(registration.inputs["stringData"])
+    assert registration.delete_before_replace
 
 
 def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram) -> None:
@@ -75,10 +101,11 @@ def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram)
     annotations = ingress["metadata"]["annotations"]
     prefix = "nginx.ingress.kubernetes.io/"
     assert annotations[prefix + "backend-protocol"] == "HTTPS"
-    namespace, ca_secret_name = annotations[prefix + "proxy-ssl-secret"].split("/")
+    namespace, client_secret_name = annotations[prefix + "proxy-ssl-secret"].split("/")
     assert namespace == "kube-infra"
-    # The CA alone: a Secret with tls.key would make nginx present the registry's key as a client certificate.
-    assert secret_named(run, ca_secret_name)["stringData"] == {"ca.crt": run.outputs["caCertPem"]}
+    # nginx presents its tls.crt as a client certificate: the ingress controller's own, never the registry's.
+    assert_ingress_client_secret(run, client_secret_name)
+    assert all(item["metadata"]["name"] != "image-registry-ca" for item in run.manifests()), "Traefik's alone"
     assert annotations[prefix + "proxy-ssl-verify"] == "on"
     assert annotations[prefix + "proxy-ssl-name"] == "image-registry.kube-infra.svc"
     assert annotations[prefix + "proxy-body-size"] == "0"
@@ -173,6 +200,8 @@ def test_traefik_without_backend_verification_needs_no_crd(run_with: RunProgram)
     assert service_annotations == {f"{TRAEFIK}service.serversscheme": "https"}
     secrets = [item["stringData"] for item in run.manifests() if item["kind"] == "Secret"]
     assert {"ca.crt": run.outputs["caCertPem"]} not in secrets
+    # Without a ServersTransport, Traefik shows no client certificate: none is made.
+    assert not [item for item in run.of_type("tls:index/locallySignedCert:LocallySignedCert") if "ingress" in item.name]
 
 
 def test_nginx_without_backend_verification(run_with: RunProgram) -> None:
@@ -180,7 +209,8 @@ def test_nginx_without_backend_verification(run_with: RunProgram) -> None:
     annotations = run.manifest("Ingress")["metadata"]["annotations"]
     assert annotations[f"{NGINX}proxy-ssl-verify"] == "off"
     assert annotations[f"{NGINX}backend-protocol"] == "HTTPS"
-    assert f"{NGINX}proxy-ssl-secret" not in annotations
+    # Unverified, the pod still learns who is the ingress controller.
+    assert_ingress_client_secret(run, annotations[f"{NGINX}proxy-ssl-secret"].split("/")[1])
 
 
 @pytest.mark.parametrize(

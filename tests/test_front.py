@@ -1,32 +1,39 @@
-"""The front: TLS and authentication in the registry's pod, its Caddy config from a Secret."""
+"""The front: TLS and authentication in the registry's pod, its Caddy config from a Secret, reloaded in place."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from components.settings import DEFAULT_FRONT_IMAGE
+from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS
 from tests.conftest import RunProgram
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from tests.front_routes import caddy_config, server
 from tests.rendered import container, environment, mounts, secret_named, volumes
 
 
-def caddy_config(run: ProgramRun) -> dict[str, Any]:
-    (path,) = [argument for argument in container(run, "front")["command"] if argument.endswith(".json")]
-    directory, _, key = path.rpartition("/")
-    secret = secret_named(run, volumes(run)[mounts(run, "front")[directory]["name"]]["secret"]["secretName"])
-    config: dict[str, Any] = json.loads(secret["stringData"][key])
-    return config
+def handlers(run: ProgramRun) -> list[dict[str, Any]]:
+    """Every handler of the server's routes and error routes, subroutes included."""
+    found: list[dict[str, Any]] = []
+
+    def walk(routes: list[dict[str, Any]]) -> None:
+        for route in routes:
+            for handler in route.get("handle", []):
+                found.append(handler)
+                walk(handler.get("routes", []))
+
+    walk(server(caddy_config(run))["routes"])
+    walk(server(caddy_config(run))["errors"]["routes"])
+    return found
 
 
-def server(run: ProgramRun) -> dict[str, Any]:
-    servers = caddy_config(run)["apps"]["http"]["servers"]
-    assert list(servers) == ["registry"]
-    result: dict[str, Any] = servers["registry"]
-    return result
+def of_kind(run: ProgramRun, kind: str) -> list[dict[str, Any]]:
+    return [handler for handler in handlers(run) if handler["handler"] == kind]
 
 
 def test_the_front_serves_https_on_the_services_port(dev_run: ProgramRun) -> None:
@@ -34,21 +41,22 @@ def test_the_front_serves_https_on_the_services_port(dev_run: ProgramRun) -> Non
     assert front["image"] == DEFAULT_FRONT_IMAGE
     assert "@sha256:" in front["image"]
     assert {port["name"]: port["containerPort"] for port in front["ports"]} == {"https": 5000}
-    assert server(dev_run)["listen"] == [":5000"]
+    assert server(caddy_config(dev_run))["listen"] == [":5000"]
     assert front["readinessProbe"]["httpGet"] == {"path": "/", "port": "https", "scheme": "HTTPS"}
     assert front["livenessProbe"]["tcpSocket"] == {"port": "https"}
 
 
-def test_everything_but_the_root_needs_credentials_and_reaches_the_registry(dev_run: ProgramRun) -> None:
-    open_route, guarded_route = server(dev_run)["routes"]
+def test_only_the_root_is_open_and_everything_reaches_the_one_registry(dev_run: ProgramRun) -> None:
+    routes = server(caddy_config(dev_run))["routes"]
+    # Before it: only the removal of Caddy's Server header. After it, the unknown claims' 401 is terminal.
+    (open_route,) = [route for route in routes if route.get("terminal") and "reverse_proxy" in json.dumps(route)]
+    assert routes.index(open_route) == 1
     assert open_route["match"] == [{"path": ["/"]}]
     assert [handler["handler"] for handler in open_route["handle"]] == ["reverse_proxy"]
-    assert "match" not in guarded_route
-    assert [handler["handler"] for handler in guarded_route["handle"]] == ["headers", "authentication", "reverse_proxy"]
-    upstreams = {handler["upstreams"][0]["dial"] for route in (open_route, guarded_route) for handler in route["handle"]
-                 if handler["handler"] == "reverse_proxy"}  # fmt: skip
-    assert upstreams == {environment(dev_run)["REGISTRY_HTTP_ADDR"]}
-    basic = guarded_route["handle"][1]["providers"]["http_basic"]
+    assert routes[-1] == {"handle": [open_route["handle"][0]]}, "the last route proxies what passed every check"
+    proxies = of_kind(dev_run, "reverse_proxy")
+    assert {proxy["upstreams"][0]["dial"] for proxy in proxies} == {environment(dev_run)["REGISTRY_HTTP_ADDR"]}
+    (basic,) = [handler["providers"]["http_basic"] for handler in of_kind(dev_run, "authentication")]
     assert basic["hash"] == {"algorithm": "bcrypt"}
     assert basic["realm"] == "image-registry"
     # The cache is what makes a request cheap: each credential is checked by bcrypt once.
@@ -56,7 +64,7 @@ def test_everything_but_the_root_needs_credentials_and_reaches_the_registry(dev_
 
 
 def test_tls_from_the_server_certificate_at_tls_1_2_or_later(dev_run: ProgramRun) -> None:
-    (policy,) = server(dev_run)["tls_connection_policies"]
+    (policy,) = server(caddy_config(dev_run))["tls_connection_policies"]
     assert policy["protocol_min"] == "tls1.2"
     (loaded,) = caddy_config(dev_run)["apps"]["tls"]["certificates"]["load_files"]
     assert set(policy["certificate_selection"]["any_tag"]) <= set(loaded["tags"])
@@ -72,23 +80,50 @@ def test_tls_from_the_server_certificate_at_tls_1_2_or_later(dev_run: ProgramRun
     key = serialization.load_pem_private_key(secret["stringData"][loaded["key"].rpartition("/")[2]].encode(), None)
     assert key.public_key() == certificate.public_key()
     assert secret["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
-    assert server(dev_run)["automatic_https"] == {"disable": True}
+    assert server(caddy_config(dev_run))["automatic_https"] == {"disable": True}
+    # A client certificate is asked for, never required: the ingress controller's, from the stack's CA.
+    assert policy["client_authentication"] == {
+        "ca": {"provider": "file", "pem_files": [f"{directory}/ca.crt"]},
+        "mode": "verify_if_given",
+    }
+    items = {item["key"] for item in volumes(dev_run)[tls_mount["name"]]["secret"]["items"]}
+    assert items == {"tls.crt", "tls.key", "ca.crt"}
 
 
-def test_no_admin_endpoint_and_nothing_written_but_scratch(dev_run: ProgramRun) -> None:
-    assert caddy_config(dev_run)["admin"]["disabled"] is True
-    front = container(dev_run, "front")
+def test_requests_are_small_and_http_3_is_off(dev_run: ProgramRun) -> None:
+    registry = server(caddy_config(dev_run))
+    # No UDP listener, no Alt-Svc advertising one through the Ingress.
+    assert registry["protocols"] == ["h1", "h2"]
+    assert registry["max_header_bytes"] == 16 * 1024
+    assert registry["read_header_timeout"] == "10s"
+    # The ingress controller's SNI (the Service name) is not its Host (the external name).
+    assert registry["strict_sni_host"] is False
+
+
+def test_the_admin_endpoint_is_a_socket_no_other_container_reaches(dev_run: ProgramRun) -> None:
+    admin = caddy_config(dev_run)["admin"]
+    assert admin["config"] == {"persist": False}
+    socket = admin["listen"].removeprefix("unix/")
+    assert admin["listen"] == f"unix/{socket}"
+    front_scratch = mounts(dev_run, "front")[socket.rpartition("/")[0]]
+    assert volumes(dev_run)[front_scratch["name"]]["emptyDir"] == {"sizeLimit": "64Mi"}
+    assert front_scratch["name"] not in {mount["name"] for mount in container(dev_run)["volumeMounts"]}
     writable = [path for path, mount in mounts(dev_run, "front").items() if not mount.get("readOnly")]
-    assert [volumes(dev_run)[mounts(dev_run, "front")[path]["name"]].get("emptyDir") for path in writable] == [
-        {"sizeLimit": "64Mi"}
-    ]
-    assert all(item["value"].startswith(writable[0]) for item in front["env"])
+    assert writable == [socket.rpartition("/")[0]]
+    assert all(item["value"].startswith(writable[0]) for item in container(dev_run, "front")["env"])
 
 
-def test_the_config_is_a_secret_mounted_whole_so_user_changes_reach_it(dev_run: ProgramRun) -> None:
-    (path,) = [argument for argument in container(dev_run, "front")["command"] if argument.endswith(".json")]
-    assert "--watch" in container(dev_run, "front")["command"]
-    mount = mounts(dev_run, "front")[path.rpartition("/")[0]]
+def test_a_new_config_is_offered_to_the_running_front_and_a_bad_one_kept_out(dev_run: ProgramRun) -> None:
+    command = container(dev_run, "front")["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    (script,) = command[2:]
+    assert "--watch" not in script, "Caddy's watcher gives up for good after one bad read"
+    config_file = re.search(r"config=(\S+)", script)
+    assert config_file is not None
+    assert script.rstrip().endswith('exec caddy run --config "$config"'), "Caddy gets the container's signals"
+    socket = caddy_config(dev_run)["admin"]["listen"]
+    assert f'caddy reload --config "$tried" --address "{socket}"' in script
+    mount = mounts(dev_run, "front")[config_file.group(1).rpartition("/")[0]]
     assert mount["readOnly"] is True
     assert all("subPath" not in item for item in container(dev_run, "front")["volumeMounts"])
     registration = next(item for item in dev_run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-auth"))
@@ -100,10 +135,98 @@ def test_a_new_user_changes_the_config_under_the_same_name() -> None:
     mocks = FaithfulMocks()
     before = run_program(dev_config(), mocks)
     after = run_program({**dev_config(), "image-registry:users": '[{"name": "registry"}, {"name": "ci"}]'}, mocks)
-    accounts = server(after)["routes"][1]["handle"][1]["providers"]["http_basic"]["accounts"]
-    assert [account["username"] for account in accounts] == ["registry", "ci"]
+    (basic,) = [handler["providers"]["http_basic"] for handler in of_kind(after, "authentication")]
+    assert [account["username"] for account in basic["accounts"]] == ["registry", "ci", "image-registry-pull"]
     name_of = [volumes(run)["front-config"]["secret"]["secretName"] for run in (before, after)]
     assert name_of[0] == name_of[1] == "image-registry-auth"
+    assert container(before, "front") == container(after, "front"), "the pod template stays: no rollout"
+
+
+def test_only_the_front_says_who_and_where_the_client_is(dev_run: ProgramRun) -> None:
+    (proxy, *_) = of_kind(dev_run, "reverse_proxy")
+    request = proxy["headers"]["request"]
+    # The registry builds upload URLs from Forwarded first, then X-Forwarded-*; Caddy sets -Proto and -Host.
+    assert set(request["delete"]) == {"Forwarded", "X-Forwarded-Port", "X-Real-Ip"}
+    assert request["set"] == {"X-Forwarded-For": ["{http.vars.client_ip}"]}
+    assert "response" not in proxy["headers"]
+    hops = {"handle": [{"handler": "headers", "response": {"delete": ["Server", "Via"], "deferred": True}}]}
+    assert server(caddy_config(dev_run))["routes"][0] == hops
+    assert server(caddy_config(dev_run))["errors"]["routes"][0] == hops
+    assert "trusted_proxies" not in server(caddy_config(dev_run)), "no client's X-Forwarded-* would be replaced"
+    assert all("trusted_proxies" not in proxy for proxy in of_kind(dev_run, "reverse_proxy"))
+
+
+def test_the_client_address_comes_from_the_ingress_controller_only(dev_run: ProgramRun) -> None:
+    (route,) = [
+        route for route in server(caddy_config(dev_run))["routes"] if "vars_regexp" in route.get("match", [{}])[0]
+    ]
+    (subject,) = route["match"][0]["vars_regexp"].values()
+    assert list(route["match"][0]["vars_regexp"]) == ["{http.request.tls.client.subject}"]
+    checks = re.compile(subject["pattern"])
+    assert checks.match("CN=image-registry-ingress,O=infra-services")
+    assert not checks.match("CN=image-registry-ingress-x,O=infra-services")
+    assert not checks.match("CN=someone")
+    mapping, variables = route["handle"]
+    assert mapping["source"] == "{http.request.header.X-Forwarded-For}"
+    rightmost = re.compile(mapping["mappings"][0]["input_regexp"])
+    for header, client in [("203.0.113.7", "203.0.113.7"), ("6.6.6.6, 203.0.113.7", "203.0.113.7"),
+                           ("2001:db8::1", "2001:db8::1"), ("1.1.1.1,10.0.0.9 ", "10.0.0.9")]:  # fmt: skip
+        match = rightmost.search(header)
+        assert match is not None, header
+        assert match.group(1) == client, header
+    assert rightmost.search("6.6.6.6, not-an-address") is None
+    assert variables == {"handler": "vars", "client_ip": mapping["destinations"][0]}
+
+
+def test_one_api_version_header_on_every_answer(dev_run: ProgramRun) -> None:
+    # The registry sets it on its answers; the front only on those it writes itself.
+    for handler in of_kind(dev_run, "headers"):
+        assert "Docker-Distribution-Api-Version" not in json.dumps(handler), handler
+    for answer in of_kind(dev_run, "static_response"):
+        assert answer["headers"]["Docker-Distribution-Api-Version"] == ["registry/2.0"]
+
+
+def test_errors_are_answered_as_the_registry_answers_them(dev_run: ProgramRun) -> None:
+    _, unauthorized, unavailable = server(caddy_config(dev_run))["errors"]["routes"]
+    assert unauthorized["match"] == [{"expression": "{http.error.status_code} == 401"}]
+    assert json.loads(unauthorized["handle"][0]["body"])["errors"][0]["code"] == "UNAUTHORIZED"
+    assert unavailable["match"] == [{"expression": "{http.error.status_code} >= 500"}]
+    (answer,) = unavailable["handle"]
+    assert answer["status_code"] == 503
+    assert json.loads(answer["body"])["errors"][0]["code"] == "UNAVAILABLE"
+
+
+def test_one_json_access_line_per_request_on_stdout_without_headers(dev_run: ProgramRun) -> None:
+    logs = caddy_config(dev_run)["logging"]["logs"]
+    assert server(caddy_config(dev_run))["logs"] == {"default_logger_name": "registry"}
+    access = logs["access"]
+    assert access["include"] == ["http.log.access.registry"]
+    assert logs["default"]["exclude"] == ["http.log.access.registry"]
+    assert access["writer"] == {"output": "stdout"}
+    assert access["level"] == "INFO", "refusals (401, 403) are logged at info"
+    encoder = access["encoder"]
+    assert encoder["format"] == "filter"
+    assert encoder["wrap"]["format"] == "json"
+    for field in ("request>headers", "request>tls", "resp_headers"):
+        assert encoder["fields"][field] == {"filter": "delete"}
+    assert encoder["fields"]["request>uri"]["actions"] == [{"type": "delete", "parameter": "_state"}]
+    claim, client = of_kind(dev_run, "log_append")
+    assert claim == {"handler": "log_append", "key": "claimed_user", "value": "{http.vars.claimed_user}"}
+    assert client == {"handler": "log_append", "key": "client", "value": "{http.vars.client_ip}"}
+
+
+def test_rollouts_drain_in_order(dev_run: ProgramRun) -> None:
+    http = caddy_config(dev_run)["apps"]["http"]
+    assert http["shutdown_delay"] == f"{SHUTDOWN_DELAY_SECONDS}s"
+    assert http["grace_period"] == f"{DRAIN_SECONDS}s"
+    assert environment(dev_run)["REGISTRY_HTTP_DRAINTIMEOUT"] == f"{DRAIN_SECONDS}s"
+    pod = dev_run.manifest("Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] > SHUTDOWN_DELAY_SECONDS + DRAIN_SECONDS
+    # The registry takes SIGTERM only once the front has stopped taking requests (its port 5000 = 0x1388).
+    (script,) = container(dev_run)["lifecycle"]["preStop"]["exec"]["command"][2:]
+    assert ":1388 " in script
+    assert "/proc/net/tcp6" in script
+    assert "lifecycle" not in container(dev_run, "front"), "Caddy's shutdown_delay keeps it serving after SIGTERM"
 
 
 def test_only_the_capability_its_binary_needs(dev_run: ProgramRun) -> None:

@@ -16,6 +16,8 @@ from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config
 
 HASH_TYPE = "pulumi-python:dynamic/image-registry:PasswordHash"
 SUPPLIED = [{"name": "ci", "password": "first-Passw0rd"}, {"name": "robot", "password": "second-Passw0rd"}]
+# No user of the config may only pull: the stack adds one, with a password of its own.
+PULL_USER = "image-registry-pull"
 
 
 def run_users(users: list[dict[str, str]], mocks: FaithfulMocks, **extra: object) -> ProgramRun:
@@ -37,24 +39,27 @@ def test_docker_config_json() -> None:
 
 def test_a_generated_password_is_hashed_at_the_minimum_cost(dev_run: ProgramRun) -> None:
     accounts = front_accounts(dev_run)
-    assert list(accounts) == ["registry"]
+    assert list(accounts) == ["registry", PULL_USER]
     password = dev_run.outputs["password"]
     assert len(password) == 32
-    assert accounts["registry"].startswith("$2b$04$")
+    assert {hashed[:7] for hashed in accounts.values()} == {"$2b$04$"}
     assert bcrypt.checkpw(password.encode(), accounts["registry"].encode())
     assert not bcrypt.checkpw(password.upper().encode(), accounts["registry"].encode())
-    generated = dev_run.one("random:index/randomPassword:RandomPassword")
+    assert not bcrypt.checkpw(password.encode(), accounts[PULL_USER].encode())
+    generated = dev_run.named("random:index/randomPassword:RandomPassword", "image-registry-users-registry-password")
     assert generated.plain_outputs["result"] == password
 
 
 def test_supplied_passwords_are_hashed_at_bcrypt_cost(run_with: RunProgram) -> None:
     run = run_with(users=SUPPLIED, bcryptCost=12, secret_keys=["image-registry:users"])
     accounts = front_accounts(run)
-    assert list(accounts) == ["ci", "robot"]
+    assert list(accounts) == ["ci", "robot", PULL_USER]
     for user in SUPPLIED:
         assert accounts[user["name"]].startswith("$2b$12$")
         assert bcrypt.checkpw(user["password"].encode(), accounts[user["name"]].encode())
-    assert run.of_type("random:index/randomPassword:RandomPassword") == []
+    (generated,) = run.of_type("random:index/randomPassword:RandomPassword")
+    assert generated.name == f"image-registry-users-{PULL_USER}-password"
+    assert accounts[PULL_USER].startswith("$2b$04$")
     assert run.outputs["username"] == "ci"
     assert run.outputs["password"] == "first-Passw0rd"
 
@@ -78,21 +83,21 @@ def test_apache_htpasswd_accepts_the_hashes(dev_run: ProgramRun, tmp_path: Path)
 
 
 def test_the_hash_and_its_password_are_secret_in_state(dev_run: ProgramRun) -> None:
-    (password_hash,) = dev_run.of_type(HASH_TYPE)
-    assert contains_secret(password_hash.inputs["password"])
-    assert contains_secret(password_hash.outputs["hash"])
-    assert contains_secret(password_hash.outputs["password"])
-    assert password_hash.resource_id
-    assert dev_run.outputs["password"] not in password_hash.resource_id
+    for password_hash in dev_run.of_type(HASH_TYPE):
+        assert contains_secret(password_hash.inputs["password"])
+        assert contains_secret(password_hash.outputs["hash"])
+        assert contains_secret(password_hash.outputs["password"])
+        assert password_hash.resource_id
+        assert password_hash.plain_inputs["password"] not in password_hash.resource_id
 
 
 def test_an_unchanged_rerun_hashes_nothing_and_keeps_every_hash() -> None:
     users = [{"name": f"user{index}", "password": f"Passw0rd-of-user-{index}"} for index in range(20)]
     mocks = FaithfulMocks()
     first = run_users(users, mocks)
-    assert len(hashes_created(mocks)) == 20
+    assert len(hashes_created(mocks)) == 21
     second = run_users(users, mocks)
-    assert len(hashes_created(mocks)) == 20, "an unchanged re-run hashed again"
+    assert len(hashes_created(mocks)) == 21, "an unchanged re-run hashed again"
     assert front_accounts(first) == front_accounts(second)
 
 
@@ -101,7 +106,7 @@ def test_a_new_password_rehashes_that_user_alone_with_a_new_salt() -> None:
     before = front_accounts(run_users(SUPPLIED, mocks))
     changed = [SUPPLIED[0], {"name": "robot", "password": "third-Passw0rd"}]
     after = front_accounts(run_users(changed, mocks))
-    assert hashes_created(mocks)[2:] == ["image-registry-users-robot-hash"]
+    assert hashes_created(mocks)[3:] == ["image-registry-users-robot-hash"]
     assert after["ci"] == before["ci"]
     assert bcrypt.checkpw(b"third-Passw0rd", after["robot"].encode())
 
@@ -111,15 +116,16 @@ def test_a_new_cost_rehashes_the_supplied_passwords_only() -> None:
     mocks = FaithfulMocks()
     before = front_accounts(run_users(users, mocks, bcryptCost=5))
     after = front_accounts(run_users(users, mocks, bcryptCost=6))
-    assert sorted(hashes_created(mocks)[3:]) == ["image-registry-users-ci-hash", "image-registry-users-robot-hash"]
+    assert sorted(hashes_created(mocks)[4:]) == ["image-registry-users-ci-hash", "image-registry-users-robot-hash"]
     assert {after["ci"][:7], after["robot"][:7]} == {"$2b$06$"}
     assert after["bot"] == before["bot"]
+    assert after[PULL_USER] == before[PULL_USER]
 
 
 def test_the_engine_host_loads_the_provider_from_the_project_directory(dev_run: ProgramRun) -> None:
     """What `python -m pulumi.dynamic` does with the state's `__provider`: unpickle it in a fresh
     interpreter started in the project directory, then create."""
-    (password_hash,) = dev_run.of_type(HASH_TYPE)
+    password_hash, _ = dev_run.of_type(HASH_TYPE)
     serialized = password_hash.plain_inputs["__provider"]
     script = (
         "import base64, sys, dill\n"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
+
+import pytest
+import yaml
 
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun
@@ -79,3 +83,43 @@ def test_a_new_ca_rolls_the_daemon_set(run_with: RunProgram) -> None:
     files = next(item for item in run.of_type("kubernetes:core/v1:ConfigMap") if "node-trust" in item.name)
     assert "name" not in files.inputs["metadata"]
     assert "data" in files.replace_on_changes
+
+
+def test_containerd_trusts_the_ca_on_every_host_it_may_use(run_with: RunProgram) -> None:
+    # containerd falls back to the top-level server last, with every capability: a push goes only
+    # there and a missing tag (404) falls through to it, so it needs the CA as much as [host] does.
+    run = run_with(nodeTrust=ON)
+    volume = next(volume for volume in daemon_pod(run)["volumes"] if volume["name"] == "files")
+    data = objects_by_name(run)[("ConfigMap", volume["configMap"]["name"])]["data"]
+    for host in run.outputs["hostnames"]:
+        hosts = tomllib.loads(data[f"{host}.toml"])
+        ca = f"/etc/containerd/certs.d/{host}/ca.crt"
+        assert (hosts["server"], hosts["ca"]) == (f"https://{host}", ca)
+        assert "capabilities" not in hosts, "the fallback keeps every capability (push)"
+        # containerd 1.6 (and 1.7 before 1.7.32) ignores a hosts.toml without a [host] table.
+        assert hosts["host"] == {f"https://{host}": {"capabilities": ["pull", "resolve"], "ca": ca}}
+
+
+def registries_yaml(run: ProgramRun) -> dict[str, Any]:
+    text = run.outputs["k3sRegistriesYaml"]
+    assert "k3sRegistriesYaml" not in run.secret_outputs
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+@pytest.mark.parametrize("platform", ["k3s", "rke2"])
+def test_registries_yaml_points_k3s_at_the_ca_the_daemon_set_writes(run_with: RunProgram, platform: str) -> None:
+    run = run_with(nodeTrust={"enabled": True, "platform": platform})
+    (host_dir,) = [volume["hostPath"]["path"] for volume in daemon_pod(run)["volumes"] if "hostPath" in volume]
+    assert host_dir == f"/var/lib/rancher/{platform}/agent/etc/containerd/certs.d"
+    assert registries_yaml(run) == {
+        "configs": {host: {"tls": {"ca_file": f"{host_dir}/{host}/ca.crt"}} for host in run.outputs["hostnames"]}
+    }
+    assert run.outputs["k3sRegistriesYaml"].startswith(f"# /etc/rancher/{platform}/registries.yaml on every node\n")
+    assert run.outputs["password"] not in run.outputs["k3sRegistriesYaml"]
+
+
+@pytest.mark.parametrize("node_trust", [None, ON, {"enabled": False, "platform": "k3s"}])
+def test_no_registries_yaml_without_a_ca_file_on_k3s_nodes(run_with: RunProgram, node_trust: object) -> None:
+    # Off, or on plain containerd: no DaemonSet writes a CA where k3s or RKE2 would look.
+    assert run_with(nodeTrust=node_trust).outputs["k3sRegistriesYaml"] == ""

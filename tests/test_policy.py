@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policy.policies import POLICIES
+from policy.policies import POLICIES, users_who_can_write
 from tests.conftest import RunProgram
 from tests.doubles import ProgramRun, run_program, stack_config
 
@@ -82,6 +84,7 @@ def test_every_policy_is_mandatory_in_the_pack() -> None:
         "containers-have-limits",
         "replicas-on-shared-storage",
         "ingress-hosts-in-certificate",
+        "pull-secrets-cannot-push",
     }
     assert all(isinstance(item, ResourceValidationPolicy | StackValidationPolicy) for item in POLICIES)
 
@@ -186,3 +189,33 @@ def test_the_rendered_throwaway_stack_fails_in_prod(run_with: RunProgram) -> Non
 def test_the_example_stacks_pass_their_own_previews() -> None:
     for stack in ("dev", "prod"):
         assert all_violations(run_program(stack_config(stack), stack=stack), stack) == [], stack
+
+
+def test_pull_secrets_cannot_push(run_with: RunProgram) -> None:
+    users = [{"name": "ci"}, {"name": "ops", "access": "admin"}, {"name": "nodes", "access": "pull"}]
+    run = run_with(users=users, pullSecretNamespaces=["apps", "ci"])
+    resources = [(item.type, item.plain_outputs) for item in run.registrations if item.custom]
+    assert violations_of_stack("pull-secrets-cannot-push", resources) == []
+    pushing = json.dumps({"auths": {"r.example.com": {"username": "ci", "password": "x", "auth": "Y2k6eA=="}}})
+    deleting = json.dumps({"auths": {"r.example.com": {"auth": base64.b64encode(b"ops:x").decode()}}})
+    for bad, user in ((pushing, "ci"), (deleting, "ops")):
+        altered = [
+            (kind, {**props, "stringData": {".dockerconfigjson": bad}})
+            if props.get("type") == "kubernetes.io/dockerconfigjson" and props["metadata"]["namespace"] == "apps"
+            else (kind, props)
+            for kind, props in resources
+        ]
+        assert violations_of_stack("pull-secrets-cannot-push", altered) == [
+            f"pull Secret apps/image-registry-pull carries the user {user}, who can push: "
+            "pull Secrets carry the pull-only user (pullDockerConfigJson)"
+        ]
+
+
+def test_a_user_without_rules_counts_as_one_who_can_push() -> None:
+    config = {"apps": {"http": {"servers": {"registry": {"routes": [
+        {"handle": [{"handler": "authentication", "providers": {"http_basic": {"accounts": [
+            {"username": "ruled"}, {"username": "\\{unruled\\}"}]}}}]},
+        {"match": [{"vars": {"{http.auth.user.id}": ["ruled"]}}],
+         "handle": [{"handler": "subroute", "routes": [{"match": [{"method": ["GET"]}]}]}]},
+    ]}}}}}  # fmt: skip
+    assert users_who_can_write(config) == {"{unruled}"}

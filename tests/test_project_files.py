@@ -12,6 +12,8 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PULUMI_INSTALL = "https://www.pulumi.com/docs/iac/download-install/"
+# A node's clients in the end-to-end tests (tests/node_clients.py), from Debian.
+NODE_PACKAGES = ("containerd", "docker.io", "podman")
 
 
 def test_runtime_requirements_are_pinned() -> None:
@@ -192,7 +194,11 @@ def test_the_readme_stands_on_its_own() -> None:
 
 def test_ci_installs_the_end_to_end_tools_and_runs_make_test() -> None:
     script = (PROJECT_DIR / ".ci" / "run").read_text()
-    for package in ("docker-registry", "skopeo", "busybox-static", "iptables", "nginx", "haproxy"):
+    # make test installs them too: DEBIAN_PACKAGES, continued over lines.
+    makefile = re.search(r"^DEBIAN_PACKAGES := ((?:.*\\\n)*.*)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
+    assert makefile is not None
+    assert set(NODE_PACKAGES) <= set(makefile.group(1).replace("\\\n", " ").split())
+    for package in ("docker-registry", "skopeo", "busybox-static", "iptables", "nginx", "haproxy", *NODE_PACKAGES):
         assert package in script
     assert script.rstrip().endswith("make test")
     assert os.access(PROJECT_DIR / ".ci" / "run", os.X_OK)

@@ -27,9 +27,11 @@ def test_a_pull_secret_in_every_namespace_listed(run_with: RunProgram) -> None:
     for pull in pulls:
         assert pull["metadata"]["name"] == "image-registry-pull"
         document = json.loads(pull["stringData"][".dockerconfigjson"])
-        assert document == json.loads(run.outputs["dockerConfigJson"])
+        # The pull-only user's credentials: a pull Secret copied anywhere cannot push.
+        assert document == json.loads(run.outputs["pullDockerConfigJson"])
         for auth in document["auths"].values():
             user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)
+            assert user == "image-registry-pull"
             assert bcrypt.checkpw(password.encode(), lines[user].encode())
     for registration in run.of_type("kubernetes:core/v1:Secret"):
         if registration.plain_inputs.get("type") == "kubernetes.io/dockerconfigjson":

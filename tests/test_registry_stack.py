@@ -7,10 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import bcrypt
 from pulumi.runtime import rpc
 
-from tests.conftest import front_accounts
+from tests.conftest import RunProgram, front_accounts
 from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from tests.front_routes import caddy_config, decide
 
 # ../shared/design.md, "Stack outputs": name -> secret?
 OUTPUT_CONTRACT = {
@@ -23,13 +25,18 @@ OUTPUT_CONTRACT = {
     "username": False,
     "password": True,
     "dockerConfigJson": True,
+    # Added with issue 12: the pull-only user's, for pull Secrets and consumers.
+    "pullDockerConfigJson": True,
     # Added with pullSecretNamespaces: namespace -> the pull Secret's name there.
     "pullSecrets": False,
+    # Added with issue 13: registries.yaml for k3s/RKE2 nodes, no credentials in it.
+    "k3sRegistriesYaml": False,
 }
 COMPONENTS = {
     "image-registry:index:RegistryStack",
     "image-registry:index:CertificateAuthority",
     "image-registry:index:ServerCertificate",
+    "image-registry:index:ClientCertificate",
     "image-registry:index:HtpasswdSecret",
     "image-registry:index:RegistryWorkload",
     "image-registry:index:RegistryExposure",
@@ -63,6 +70,22 @@ def test_docker_config_json_logs_in_everywhere(dev_run: ProgramRun) -> None:
     expected = f"registry:{dev_run.outputs['password']}".encode()
     for entry in auths.values():
         assert base64.b64decode(entry["auth"]) == expected
+
+
+def test_pull_docker_config_json_is_the_pull_only_users(dev_run: ProgramRun, run_with: RunProgram) -> None:
+    auths = json.loads(dev_run.outputs["pullDockerConfigJson"])["auths"]
+    assert set(auths) == set(json.loads(dev_run.outputs["dockerConfigJson"])["auths"])
+    (login,) = {base64.b64decode(entry["auth"]).decode() for entry in auths.values()}
+    user, password = login.split(":", 1)
+    assert user == "image-registry-pull"
+    assert password != dev_run.outputs["password"]
+    assert bcrypt.checkpw(password.encode(), front_accounts(dev_run)[user].encode())
+    assert decide(caddy_config(dev_run), user, "PUT", "/v2/utils/busybox/manifests/latest") == 403
+    # A pull user of the config's own is used instead of a generated one.
+    configured = run_with(users=[{"name": "ci"}, {"name": "nodes", "access": "pull"}])
+    entries = json.loads(configured.outputs["pullDockerConfigJson"])["auths"].values()
+    assert {entry["username"] for entry in entries} == {"nodes"}
+    assert "image-registry-pull" not in front_accounts(configured)
 
 
 def test_every_resource_sits_in_the_component_tree(dev_run: ProgramRun) -> None:

@@ -20,6 +20,8 @@ DEV_KINDS = sorted(
         "Namespace",
         "NetworkPolicy",
         "PersistentVolumeClaim",
+        # TLS, the registry's config file, the front's config, the CA for Traefik, the ingress client's key pair.
+        "Secret",
         "Secret",
         "Secret",
         "Secret",

@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, contains_secret
+from tests.doubles import ProgramRun, Registration, contains_secret
 
 # The seed's names, written out here on purpose (the program derives them).
 SEED_NAMES = {
@@ -30,8 +30,12 @@ SEED_NAMES = {
 
 def certificates(run: ProgramRun) -> tuple[x509.Certificate, x509.Certificate]:
     ca_pem = run.one("tls:index/selfSignedCert:SelfSignedCert").plain_outputs["certPem"]
-    server_pem = run.one("tls:index/locallySignedCert:LocallySignedCert").plain_outputs["certPem"]
+    server_pem = server_signer(run).plain_outputs["certPem"]
     return x509.load_pem_x509_certificate(ca_pem.encode()), x509.load_pem_x509_certificate(server_pem.encode())
+
+
+def server_signer(run: ProgramRun) -> Registration:
+    return run.named("tls:index/locallySignedCert:LocallySignedCert", "image-registry-server-cert")
 
 
 def dns_names(certificate: x509.Certificate) -> set[str]:
@@ -91,7 +95,7 @@ def test_usages_and_constraints(dev_run: ProgramRun) -> None:
 def test_lifetime_and_early_renewal(dev_run: ProgramRun) -> None:
     _, server = certificates(dev_run)
     assert server.not_valid_after_utc - server.not_valid_before_utc == datetime.timedelta(hours=8760)
-    signer = dev_run.one("tls:index/locallySignedCert:LocallySignedCert")
+    signer = server_signer(dev_run)
     assert signer.inputs["earlyRenewalHours"] == 720
     assert signer.plain_outputs["readyForRenewal"] is False
 
@@ -107,7 +111,8 @@ def test_key_is_secret_and_matches(dev_run: ProgramRun) -> None:
     _, server = certificates(dev_run)
     key = next(item for item in dev_run.of_type("tls:index/privateKey:PrivateKey") if item.name.endswith("-server-key"))
     assert contains_secret(key.outputs["privateKeyPem"])
-    assert contains_secret(dev_run.one("tls:index/certRequest:CertRequest").inputs["privateKeyPem"])
+    request = dev_run.named("tls:index/certRequest:CertRequest", "image-registry-server-csr")
+    assert contains_secret(request.inputs["privateKeyPem"])
     private = serialization.load_pem_private_key(key.plain_outputs["privateKeyPem"].encode(), None)
     assert private.public_key() == server.public_key()
 

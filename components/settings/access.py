@@ -8,15 +8,38 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from components.settings.base import ConfigModel
-from components.settings.types import DnsName, IpAddress, Password, unique
+from components.settings.types import DnsName, IpAddress, Password, RepositoryPattern, unique
 
 HOURS = "a whole number of hours ≥ {}"
+# What each role may do; every role reads (`pull`), `admin` may also delete (when the storage allows deletes).
+Access = Literal["pull", "push", "admin"]
+EVERY_REPOSITORY = "*"
 
 
 class User(ConfigModel):
     name: str = Field(pattern=r"^[^\s:]+$", description="a non-empty user name without ':' or white space")
     # Supplied through secret config; None means "generate one".
     password: Password | None = Field(default=None, repr=False)
+    access: Access = Field(
+        default="push",
+        description="pull (read only), push (read and write) or admin (push, and delete when storage.deleteEnabled)",
+    )
+    repositories: tuple[RepositoryPattern, ...] = Field(
+        default=(EVERY_REPOSITORY,),
+        min_length=1,
+        description="a non-empty list of repository names or patterns, '*' matching any characters "
+        "('/' included): e.g. team-a/* or utils/busybox; ['*'] (the default) is every repository",
+    )
+
+    @field_validator("repositories")
+    @classmethod
+    def _patterns_once(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        return unique(patterns, "repositories", "pattern")
+
+    @property
+    def every_repository(self) -> bool:
+        """Whether the user's patterns cover every repository (and so the catalog may be listed)."""
+        return EVERY_REPOSITORY in self.repositories
 
 
 class TlsSettings(ConfigModel):

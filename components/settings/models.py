@@ -36,6 +36,10 @@ def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
     return (name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local")
 
 
+def generated_pull_user_name(name: str) -> str:
+    return f"{name}-pull"
+
+
 class Settings(ConfigModel):
     """The whole stack config."""
 
@@ -59,7 +63,9 @@ class Settings(ConfigModel):
     storage: Storage = Field(default_factory=PvcStorage, description="an object {type: pvc | emptyDir | s3, …}")
     replicas: int = Field(default=1, ge=1, description="an integer ≥ 1")
     users: tuple[User, ...] = Field(
-        default=(User(name="registry"),), min_length=1, description="a non-empty list of {name, password} objects"
+        default=(User(name="registry"),),
+        min_length=1,
+        description="a non-empty list of {name, password, access, repositories} objects",
     )
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="an object {enabled, controller, …}")
     tls: TlsSettings = Field(default_factory=TlsSettings, description="an object {caValidityHours, …}")
@@ -128,9 +134,18 @@ class Settings(ConfigModel):
     @classmethod
     def _users_named_once_passwords_secret(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
         unique(tuple(user.name for user in users), "users", "user name", ".name")
+        generated = generated_pull_user_name(info.data.get("name", ""))
+        pull_users = [user for user in users if user.access == "pull"]
         for index, user in enumerate(users):
             if user.password is not None:
                 require_secret(f"users[{index}].password", f"[{index}].password", info.context)
+            if user.name == generated and not pull_users:
+                raise problem(
+                    f"a name other than {generated}, which the stack gives its generated pull-only user "
+                    "(or give this user access: pull to have it serve as the pull-only user)",
+                    at=f"[{index}].name",
+                    show=False,
+                )
         return users
 
     @field_validator("tls")
@@ -183,6 +198,18 @@ class Settings(ConfigModel):
     @classmethod
     def _affinity_kinds(cls, value: dict[str, Any]) -> dict[str, Any]:
         return affinity(value)
+
+    @property
+    def pull_user(self) -> User:
+        """Who pull Secrets and consumers use: the config's first `pull` user, or one the stack generates."""
+        configured = next((user for user in self.users if user.access == "pull"), None)
+        return configured or User(name=generated_pull_user_name(self.name), access="pull")
+
+    @property
+    def registry_users(self) -> tuple[User, ...]:
+        """Every account the front knows: the config's users, then the generated pull-only user if there is one."""
+        pull_user = self.pull_user
+        return self.users if pull_user in self.users else (*self.users, pull_user)
 
     @property
     def service_dns_names(self) -> tuple[str, ...]:

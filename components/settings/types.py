@@ -20,6 +20,9 @@ _IMAGE_RE = re.compile(
     r"^([a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+# A repository name (Distribution's grammar: lowercase components joined by '/') where '*' may stand for
+# any characters.
+_REPOSITORY_PATTERN_RE = re.compile(r"^[a-z0-9*]+([._-]+[a-z0-9*]+)*(/[a-z0-9*]+([._-]+[a-z0-9*]+)*)*$")
 # bcrypt ignores everything past 72 bytes; the library refuses such input.
 BCRYPT_MAX_PASSWORD_BYTES = 72
 # What a secret leaf is in Pulumi.<stack>.yaml: the only form a password may take there.
@@ -86,6 +89,15 @@ def _image(reference: str) -> str:
     return reference
 
 
+def _repository_pattern(pattern: str) -> str:
+    if len(pattern) <= 255 and _REPOSITORY_PATTERN_RE.match(pattern):
+        return pattern
+    raise ValueError(
+        "a repository name or pattern of at most 255 characters: lowercase letters, digits, '.', '_', '-' "
+        "between them, components joined by '/', '*' for any characters (e.g. team-a/* or utils/busybox)"
+    )
+
+
 def _password(password: str) -> str:
     size = len(password.encode())
     if not password:
@@ -101,6 +113,9 @@ DnsName = Annotated[str, AfterValidator(_dns_name), Field(description="a DNS nam
 IpAddress = Annotated[str, AfterValidator(_ip_address), Field(description="an IPv4 or IPv6 address")]
 Quantity = Annotated[str, AfterValidator(_quantity), Field(description="a Kubernetes quantity such as 20Gi")]
 ImageReference = Annotated[str, AfterValidator(_image), Field(description="an image reference pinned by tag or digest")]
+RepositoryPattern = Annotated[
+    str, AfterValidator(_repository_pattern), Field(description="a repository name or pattern such as team-a/*")
+]
 Password = Annotated[str, AfterValidator(_password), WithJsonSchema(SECURE_VALUE_SCHEMA)]
 SecretText = Annotated[str, Field(min_length=1), WithJsonSchema(SECURE_VALUE_SCHEMA)]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import yaml
 
 from components.settings import METRICS_PORT, S3Storage, Settings
-from components.workload.front import UPSTREAM
+from components.workload.front_config import DRAIN_SECONDS, UPSTREAM
 
 DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/registry/config"
@@ -50,6 +50,8 @@ def registry_settings(settings: Settings) -> tuple[RegistrySetting, ...]:
     values = {
         # Loopback only: every client goes through the front, which authenticates.
         "REGISTRY_HTTP_ADDR": UPSTREAM,
+        # On SIGTERM, requests in flight finish (as long as the front lets its own finish).
+        "REGISTRY_HTTP_DRAINTIMEOUT": f"{DRAIN_SECONDS}s",
         "REGISTRY_HTTP_HEADERS": json.dumps({"X-Content-Type-Options": ["nosniff"]}),
         **_debug_listener(settings),
         **_storage(settings),

@@ -1,94 +1,55 @@
-"""The registry's front: TLS and htpasswd authentication in the pod, in a Caddy container, its checks cached.
+"""The registry's front: TLS and authentication in the pod, in a Caddy container, its checks cached.
 
 The registry checks the bcrypt hash of the credentials on every request, with
 no cache (distribution#3017): tens of milliseconds of CPU per request at cost
 10, and clients make many small requests. Caddy's `http_basic` keeps the
 outcome of each check (`hash_cache`): a credential costs one bcrypt check,
-then nothing. It terminates TLS with the server certificate, leaves `GET /`
-open for probes, as the registry does, and proxies everything to the
-registry, which listens on the pod's loopback only and so cannot be reached
-around it.
+then nothing. It terminates TLS with the server certificate, decides who may
+do what (front_access.py), and proxies to the registry, which listens on the
+pod's loopback only and so cannot be reached around it. Its configuration is
+front_config.py.
 """
 
 from __future__ import annotations
-
-import json
-from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube import container_security
 from components.settings import REGISTRY_PORT, Settings
+from components.workload.front_config import ADMIN_SOCKET, TLS_DIR, TMP_DIR
 
-UPSTREAM = "127.0.0.1:5002"
 CONFIG_DIR = "/etc/caddy/config"
 CONFIG_KEY = "caddy.json"
-TLS_DIR = "/etc/caddy/tls"
-TMP_DIR = "/tmp"
-
-
-def front_config(accounts: Sequence[tuple[str, str]], realm: str) -> str:
-    """Caddy's configuration (JSON): `accounts` are (user, bcrypt hash) pairs."""
-    # Larger than Go's 4 KiB default: fewer writes per pushed layer (about a tenth less CPU in the front).
-    transport = {"protocol": "http", "read_buffer_size": 65536, "write_buffer_size": 65536}
-    proxy = {"handler": "reverse_proxy", "upstreams": [{"dial": UPSTREAM}], "transport": transport}
-    authentication = {
-        "handler": "authentication",
-        "providers": {
-            "http_basic": {
-                "hash": {"algorithm": "bcrypt"},
-                "hash_cache": {},
-                "realm": realm,
-                "accounts": [{"username": user, "password": hashed} for user, hashed in accounts],
-            }
-        },
-    }
-    # Clients look for this header on the 401 too, which Caddy answers itself.
-    version = {"handler": "headers", "response": {"set": {"Docker-Distribution-Api-Version": ["registry/2.0"]}}}
-    # The registry's own answer to missing or wrong credentials: clients show its message.
-    unauthorized = {
-        "match": [{"expression": "{http.error.status_code} == 401"}],
-        "handle": [
-            {
-                "handler": "static_response",
-                "status_code": 401,
-                "headers": {"Content-Type": ["application/json; charset=utf-8"]},
-                "body": json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}),
-            }
-        ],
-    }
-    server = {
-        "listen": [f":{REGISTRY_PORT}"],
-        "errors": {"routes": [unauthorized]},
-        "automatic_https": {"disable": True},
-        "tls_connection_policies": [{"certificate_selection": {"any_tag": ["registry"]}, "protocol_min": "tls1.2"}],
-        "routes": [
-            # The registry answers GET / without credentials: probes and clients' pings use it.
-            {"match": [{"path": ["/"]}], "handle": [proxy], "terminal": True},
-            {"handle": [version, authentication, proxy]},
-        ],
-    }
-    certificate = {"certificate": f"{TLS_DIR}/tls.crt", "key": f"{TLS_DIR}/tls.key", "tags": ["registry"]}
-    config = {
-        "admin": {"disabled": True, "config": {"persist": False}},
-        "logging": {"logs": {"default": {"level": "WARN"}}},
-        "apps": {
-            "http": {"servers": {"registry": server}},
-            "tls": {"certificates": {"load_files": [certificate]}, "disable_ocsp_stapling": True},
-        },
-    }
-    return json.dumps(config, indent=2, sort_keys=True)
+# Caddy's own `--watch` gives up for good after one unreadable or invalid file. This loop offers each new
+# version of the mounted file to the running front once (`caddy reload` over its private socket): Caddy
+# applies it whole or refuses it and keeps serving the config it has, and the next version is tried anew.
+# It ends with the front, whose process it follows (`exec`: Caddy is the container's main process and gets
+# its signals).
+RELOAD_INTERVAL_SECONDS = 5
+RELOAD_SCRIPT = f"""set -u
+config={CONFIG_DIR}/{CONFIG_KEY}
+tried={TMP_DIR}/caddy-tried.json
+front=$$
+cp -f "$config" "$tried"
+(
+  while sleep {RELOAD_INTERVAL_SECONDS} && kill -0 "$front" 2>/dev/null; do
+    if ! cmp -s "$config" "$tried" && cp -f "$config" "$tried"; then
+      caddy reload --config "$tried" --address "unix/{ADMIN_SOCKET}" || echo "front: kept the running config" >&2
+    fi
+  done
+) &
+exec caddy run --config "$config"
+"""
 
 
 def front_container(settings: Settings) -> k8s.core.v1.ContainerArgs:
-    # A new user or password reaches the config file; `--watch` reloads it, no restart.
     https = k8s.core.v1.HTTPGetActionArgs(path="/", port="https", scheme="HTTPS")
     return k8s.core.v1.ContainerArgs(
         name="front",
         image=settings.front_image,
         image_pull_policy="IfNotPresent",
-        command=["caddy", "run", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}", "--watch"],
+        command=["/bin/sh", "-c", RELOAD_SCRIPT],
         # The image's /config and /data are on its read-only root: Caddy writes nothing worth keeping.
         env=[
             k8s.core.v1.EnvVarArgs(name="XDG_CONFIG_HOME", value=f"{TMP_DIR}/caddy-config"),
@@ -117,11 +78,20 @@ def front_container(settings: Settings) -> k8s.core.v1.ContainerArgs:
     )
 
 
-def front_volumes(config_secret_name: pulumi.Input[str]) -> list[k8s.core.v1.VolumeArgs]:
+def front_volumes(
+    config_secret_name: pulumi.Input[str], tls_secret_name: pulumi.Input[str]
+) -> list[k8s.core.v1.VolumeArgs]:
+    # The server certificate and key, and the CA that signed the ingress controller's client certificate.
+    tls = k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=tls_secret_name,
+        default_mode=0o440,
+        items=[k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in ("tls.crt", "tls.key", "ca.crt")],
+    )
     return [
         k8s.core.v1.VolumeArgs(
             name="front-config",
             secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=config_secret_name, default_mode=0o440),
         ),
+        k8s.core.v1.VolumeArgs(name="tls", secret=tls),
         k8s.core.v1.VolumeArgs(name="front-tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
     ]

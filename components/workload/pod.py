@@ -9,13 +9,24 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube import container_security
-from components.settings import METRICS_PORT, Settings, Toleration
+from components.settings import METRICS_PORT, REGISTRY_PORT, Settings, Toleration
 from components.workload.environment import CONFIG_DIR, CONFIG_FILE, RegistrySetting
-from components.workload.front import UPSTREAM, front_container, front_volumes
+from components.workload.front import front_container, front_volumes
+from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS, UPSTREAM
 
 # Any uid works once /var/lib/registry is writable to it (fsGroup); above 10000
 # it cannot collide with a node's own users.
 RUN_AS_USER = 10001
+# On termination the front serves on for its shutdown delay, then drains; the registry stays until the
+# front has stopped listening, then drains what the front still forwards. Then the kubelet may kill.
+TERMINATION_GRACE_SECONDS = SHUTDOWN_DELAY_SECONDS + DRAIN_SECONDS + 10
+_FRONT_PORT_HEX = f"{REGISTRY_PORT:04X}"
+# The pod's containers share its network: the registry sees the front's listening socket (state 0A) in
+# /proc/net/tcp6 (or tcp), and waits for it to close before it takes SIGTERM itself.
+WAIT_FOR_THE_FRONT = (
+    f"while grep -qE '^ *[0-9]+: [0-9A-F]+:{_FRONT_PORT_HEX} [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6; "
+    "do sleep 1; done"
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,13 @@ def registry_container(
         )
         if serving
         else None,
+        lifecycle=k8s.core.v1.LifecycleArgs(
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sh", "-c", WAIT_FOR_THE_FRONT])
+            )
+        )
+        if serving
+        else None,
         resources=k8s.core.v1.ResourceRequirementsArgs(
             requests=dict(pod.settings.resources.requests), limits=dict(pod.settings.resources.limits)
         ),
@@ -142,15 +160,10 @@ def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
 
 def serving_pod(pod: PodInputs, **extra: Any) -> k8s.core.v1.PodSpecArgs:
     """The registry behind its front: TLS and authentication in one container, the registry in the other."""
-    tls = k8s.core.v1.SecretVolumeSourceArgs(
-        secret_name=pod.tls_secret_name,
-        default_mode=0o440,
-        items=[k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in ("tls.crt", "tls.key")],
-    )
-    front = [*front_volumes(pod.front_secret_name), k8s.core.v1.VolumeArgs(name="tls", secret=tls)]
     return pod_spec(
         pod,
         containers=[front_container(pod.settings), registry_container(pod)],
-        volumes=[*registry_volumes(pod), *front],
+        volumes=[*registry_volumes(pod), *front_volumes(pod.front_secret_name, pod.tls_secret_name)],
+        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
         **extra,
     )

@@ -8,11 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.kube import labels_for, object_metadata, selector_for
+from components.kube import labels_for, object_metadata, selector_for, tls_secret_data
 from components.settings import Settings
 from components.workload.environment import CONFIG_KEY, registry_settings, secret_config_file
 from components.workload.front import CONFIG_KEY as FRONT_CONFIG_KEY
-from components.workload.front import front_config
+from components.workload.front_config import front_config
 from components.workload.garbage_collect import garbage_collector
 from components.workload.pod import PodInputs, serving_pod
 from components.workload.storage import storage_volumes, strategy
@@ -50,9 +50,7 @@ class RegistryWorkload(pulumi.ComponentResource):
         tls_secret = self._rolling_secret(
             settings.name,
             "tls",
-            pulumi.Output.all(args.tls_cert_pem, args.tls_private_key_pem, args.ca_cert_pem).apply(
-                lambda pems: {"tls.crt": pems[0], "tls.key": pems[1], "ca.crt": pems[2]}
-            ),
+            tls_secret_data(args.tls_cert_pem, args.tls_private_key_pem, args.ca_cert_pem),
             secret_type="kubernetes.io/tls",
         )
         # Every replica must share it, or uploads that move between pods fail.
@@ -68,7 +66,7 @@ class RegistryWorkload(pulumi.ComponentResource):
             config_map_name=config_map.metadata.name,
             config_secret_name=config_secret.metadata.name,
             tls_secret_name=tls_secret.metadata.name,
-            front_secret_name=self._front_secret(settings.name, args.accounts).metadata.name,
+            front_secret_name=self._front_secret(settings, args.accounts).metadata.name,
             service_account_name=self._service_account(settings.name).metadata.name,
             storage_volumes=storage_volumes(settings.storage, settings.name, self.namespace, self),
         )
@@ -112,16 +110,17 @@ class RegistryWorkload(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
         )
 
-    def _front_secret(self, name: str, accounts: pulumi.Input[list[tuple[str, str]]]) -> k8s.core.v1.Secret:
+    def _front_secret(self, settings: Settings, accounts: pulumi.Input[list[tuple[str, str]]]) -> k8s.core.v1.Secret:
         # Fixed name: a change replaces the Secret under the same name, so the pod template stays
-        # as it is; the kubelet refreshes the mounted file and the front reloads it (--watch).
-        # Adding a user or changing a password needs no restart.
+        # as it is; the kubelet refreshes the mounted file and the front reloads it (front.py).
+        # Adding a user, changing a password or a role needs no restart.
+        name, users = settings.name, settings.registry_users
         return k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=object_metadata(name, self.namespace, "auth"),
             type="Opaque",
             string_data=pulumi.Output.secret(accounts).apply(
-                lambda pairs: {FRONT_CONFIG_KEY: front_config(pairs, realm=name)}
+                lambda pairs: {FRONT_CONFIG_KEY: front_config(users, pairs, realm=name)}
             ),
             # Same name: the old one must go first (creating an existing object fails).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

@@ -8,12 +8,12 @@ registry = pulumi.StackReference(config.require("registryStack"))
 namespace_name = config.get("namespace") or "apps"
 
 namespace = k8s.core.v1.Namespace("apps", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name))
-# `dockerConfigJson` is a secret output: it stays one in this stack's state.
+# The pull-only user's credentials (a copy of them cannot push); a secret output stays one in this stack's state.
 pull_secret = k8s.core.v1.Secret(
     "registry-pull",
     metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace.metadata.name),
     type="kubernetes.io/dockerconfigjson",
-    string_data={".dockerconfigjson": registry.require_output("dockerConfigJson")},
+    string_data={".dockerconfigjson": registry.require_output("pullDockerConfigJson")},
 )
 image = pulumi.Output.concat(registry.require_output("registryHost"), "/utils/busybox:latest")
 labels = {"app.kubernetes.io/name": "busybox"}

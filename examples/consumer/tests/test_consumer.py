@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import front_accounts
 from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
+from tests.front_routes import PASSED, caddy_config, decide
 
 CONSUMER_DIR = Path(__file__).resolve().parent.parent
 REGISTRY_STACK = "organization/image-registry/dev"
@@ -48,13 +49,18 @@ def test_the_pull_secret_is_a_secret_of_the_right_type(consumer: ProgramRun) -> 
     assert contains_secret(registration.inputs["stringData"])
 
 
-def test_its_credentials_are_ones_the_registry_accepts(consumer: ProgramRun, registry: ProgramRun) -> None:
+def test_its_credentials_are_ones_the_registry_accepts_for_pulls_only(
+    consumer: ProgramRun, registry: ProgramRun
+) -> None:
     lines = front_accounts(registry)
     document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])
     assert set(document["auths"]) == {*registry.outputs["hostnames"], registry.outputs["internalHost"]}
     for auth in document["auths"].values():
         user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)
         assert bcrypt.checkpw(password.encode(), lines[user].encode())
+        config = caddy_config(registry)
+        assert decide(config, user, "GET", "/v2/utils/busybox/manifests/latest") == PASSED
+        assert decide(config, user, "POST", "/v2/utils/busybox/blobs/uploads/") == 403
 
 
 def test_the_workload_pulls_from_the_registry_with_the_secret(consumer: ProgramRun, registry: ProgramRun) -> None:
@@ -66,9 +72,10 @@ def test_the_workload_pulls_from_the_registry_with_the_secret(consumer: ProgramR
 
 
 def test_no_credential_reaches_a_plain_input_or_output(consumer: ProgramRun, registry: ProgramRun) -> None:
-    password = str(registry.outputs["password"])
-    for item in consumer.registrations:
-        assert password not in json.dumps(redact(item.inputs), default=str), f"{item.type} {item.name}"
-    for name, value in consumer.outputs.items():
-        if name not in consumer.secret_outputs:
-            assert password not in json.dumps(value), name
+    pull_auth = json.loads(registry.outputs["pullDockerConfigJson"])["auths"][registry.outputs["registryHost"]]
+    for password in (str(registry.outputs["password"]), pull_auth["password"]):
+        for item in consumer.registrations:
+            assert password not in json.dumps(redact(item.inputs), default=str), f"{item.type} {item.name}"
+        for name, value in consumer.outputs.items():
+            if name not in consumer.secret_outputs:
+                assert password not in json.dumps(value), name

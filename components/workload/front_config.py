@@ -1,0 +1,213 @@
+"""The front's Caddy configuration (JSON): TLS, who may do what, the access log, the hop to the registry.
+
+Everything a request meets, in order: `GET /` passes unauthenticated (probes
+and clients' pings, as the registry allows); the claimed user is read from the
+credentials and an unknown one refused at no cost (front_access.py); the
+credentials are checked with bcrypt once and then from the cache; the user's
+role and repositories decide; the registry, on the pod's loopback, answers.
+Every request gets one JSON line on stdout: who (user, or the user the
+credentials claimed), from where (behind the Ingress, the address the
+ingress controller saw), what, and the outcome; never a header's value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from components.settings import REGISTRY_PORT, User
+from components.workload.front_access import (
+    CLAIMED_USER,
+    caddy_literal,
+    claim_handlers,
+    refuse_unknown_claims,
+    registry_error,
+    unauthorized,
+    user_routes,
+)
+
+UPSTREAM = "127.0.0.1:5002"
+TLS_DIR = "/etc/caddy/tls"
+TMP_DIR = "/tmp"
+# Where `caddy reload` reaches the running front: a socket in the front's own scratch directory,
+# which no other container mounts (no TCP admin endpoint at all).
+ADMIN_SOCKET = f"{TMP_DIR}/caddy-admin.sock"
+# Far above what registry clients send (Basic credentials, a User-Agent, an Accept list); Go answers 431 above it.
+MAX_HEADER_BYTES = 16 * 1024
+# After SIGTERM the front keeps serving while the Service and the Ingress stop sending it requests,
+# then lets requests in flight (a layer upload) finish: the pod's termination grace covers both.
+SHUTDOWN_DELAY_SECONDS = 5
+DRAIN_SECONDS = 60
+# The ingress controller's client certificate: only requests it brings may say who the client is.
+INGRESS_CLIENT_SUFFIX = "-ingress"
+_FORWARDED_CLIENT = "{registry_forwarded_client}"
+# The access log's field for the client's address.
+CLIENT = "client"
+# Clients see the registry's answers, not the hop's headers (Caddy's Server, the proxy's Via).
+_HIDE_THE_HOP = {"handle": [{"handler": "headers", "response": {"delete": ["Server", "Via"], "deferred": True}}]}
+_JSON = {"format": "json", "time_format": "rfc3339_nano", "duration_format": "seconds"}
+
+
+def front_config(users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str) -> str:
+    """Caddy's configuration: `accounts` are (user, bcrypt hash) pairs of `users`; `realm` the stack's name."""
+    config = {
+        "admin": {"listen": f"unix/{ADMIN_SOCKET}", "config": {"persist": False}},
+        "logging": _logging(),
+        "apps": {
+            "http": {
+                "grace_period": f"{DRAIN_SECONDS}s",
+                "shutdown_delay": f"{SHUTDOWN_DELAY_SECONDS}s",
+                "servers": {"registry": _server(users, accounts, realm)},
+            },
+            "tls": {
+                "certificates": {"load_files": [_certificate()]},
+                "disable_ocsp_stapling": True,
+            },
+        },
+    }
+    return json.dumps(config, indent=2, sort_keys=True)
+
+
+def _server(users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str) -> dict[str, Any]:
+    proxy = _proxy()
+    return {
+        "listen": [f":{REGISTRY_PORT}"],
+        # HTTP/3 would open a UDP socket and advertise it (Alt-Svc) through the Ingress.
+        "protocols": ["h1", "h2"],
+        "max_header_bytes": MAX_HEADER_BYTES,
+        "read_header_timeout": "10s",
+        "automatic_https": {"disable": True},
+        "tls_connection_policies": [_tls_policy()],
+        # One TLS policy for every name: the ingress controller's SNI (the Service name it verifies) and its
+        # Host (the external name) differ, as do the probes' (none) and their Host.
+        "strict_sni_host": False,
+        "logs": {"default_logger_name": "registry"},
+        "errors": {"routes": _error_routes(realm)},
+        "routes": [
+            _HIDE_THE_HOP,
+            # The registry answers GET / without credentials: probes and clients' pings use it.
+            {"match": [{"path": ["/"]}], "handle": [proxy], "terminal": True},
+            # Evaluated as the line is written: who the credentials named, and the client (behind the Ingress,
+            # as the ingress controller saw it; `request.remote_ip` is the TCP peer, `request.client_ip` too).
+            {"handle": [_log_field(CLAIMED_USER, CLAIMED_USER), _log_field(CLIENT, "client_ip")]},
+            {"handle": claim_handlers(users)},
+            _client_behind_the_ingress(realm),
+            refuse_unknown_claims(realm),
+            {"handle": [_authentication(accounts, realm)]},
+            *(user_routes(user) for user in users),
+            {"handle": [proxy]},
+        ],
+    }
+
+
+def _log_field(key: str, variable: str) -> dict[str, Any]:
+    return {"handler": "log_append", "key": key, "value": f"{{http.vars.{variable}}}"}
+
+
+def _tls_policy() -> dict[str, Any]:
+    return {
+        "certificate_selection": {"any_tag": ["registry"]},
+        "protocol_min": "tls1.2",
+        # Clients need no certificate; the ingress controller presents one from the stack's CA.
+        "client_authentication": {
+            "ca": {"provider": "file", "pem_files": [f"{TLS_DIR}/ca.crt"]},
+            "mode": "verify_if_given",
+        },
+    }
+
+
+def _certificate() -> dict[str, Any]:
+    return {"certificate": f"{TLS_DIR}/tls.crt", "key": f"{TLS_DIR}/tls.key", "tags": ["registry"]}
+
+
+def _client_behind_the_ingress(realm: str) -> dict[str, Any]:
+    """Through the Ingress, the client is the last address the ingress controller added to X-Forwarded-For;
+    from anyone else that header says nothing."""
+    subject = f"^(.*,)?CN={re.escape(realm + INGRESS_CLIENT_SUFFIX)}(,.*)?$"
+    rightmost = {"input_regexp": r"(?:^|,)\s*([0-9A-Fa-f.:]+)\s*$", "outputs": ["${1}"]}
+    return {
+        "match": [{"vars_regexp": {"{http.request.tls.client.subject}": {"pattern": subject}}}],
+        "handle": [
+            {
+                "handler": "map",
+                "source": "{http.request.header.X-Forwarded-For}",
+                "destinations": [_FORWARDED_CLIENT],
+                "mappings": [rightmost],
+                "defaults": ["{http.vars.client_ip}"],
+            },
+            {"handler": "vars", "client_ip": _FORWARDED_CLIENT},
+        ],
+    }
+
+
+def _authentication(accounts: Sequence[tuple[str, str]], realm: str) -> dict[str, Any]:
+    return {
+        "handler": "authentication",
+        "providers": {
+            "http_basic": {
+                "hash": {"algorithm": "bcrypt"},
+                # One bcrypt check per credential; bounded (1,000 entries of at most a 72-byte password).
+                "hash_cache": {},
+                "realm": realm,
+                "accounts": [{"username": caddy_literal(user), "password": hashed} for user, hashed in accounts],
+            }
+        },
+    }
+
+
+def _proxy() -> dict[str, Any]:
+    # Larger than Go's 4 KiB default: fewer writes per pushed layer (about a tenth less CPU in the front).
+    transport = {"protocol": "http", "read_buffer_size": 65536, "write_buffer_size": 65536}
+    return {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": UPSTREAM}],
+        "transport": transport,
+        # A registry restarting alone: wait for it a little rather than fail at once.
+        "load_balancing": {"try_duration": "5s", "try_interval": "250ms"},
+        "headers": {
+            "request": {
+                # The registry builds upload URLs from `Forwarded` first, then X-Forwarded-*: only the front's
+                # own X-Forwarded-Proto and -Host (Caddy replaces a client's) may reach it.
+                "delete": ["Forwarded", "X-Forwarded-Port", "X-Real-Ip"],
+                "set": {"X-Forwarded-For": ["{http.vars.client_ip}"]},
+            },
+        },
+    }
+
+
+def _error_routes(realm: str) -> list[dict[str, Any]]:
+    """Errors of the front's own handlers, answered as the registry answers errors."""
+    unavailable = registry_error(503, "UNAVAILABLE", "the registry is not answering; try again", {"Retry-After": ["5"]})
+    return [
+        _HIDE_THE_HOP,
+        {"match": [{"expression": "{http.error.status_code} == 401"}], "handle": [unauthorized(realm)]},
+        # The registry down or restarting: the proxy's 502 (or a 504), not an empty body.
+        {"match": [{"expression": "{http.error.status_code} >= 500"}], "handle": [unavailable]},
+    ]
+
+
+def _logging() -> dict[str, Any]:
+    access_logger = "http.log.access.registry"
+    # Headers go (the client's included, where Authorization is); the upload state token in the query too.
+    dropped = {field: {"filter": "delete"} for field in ("request>headers", "request>tls", "resp_headers")}
+    encoder = {
+        "format": "filter",
+        "wrap": _JSON,
+        "fields": {
+            **dropped,
+            "request>uri": {"filter": "query", "actions": [{"type": "delete", "parameter": "_state"}]},
+        },
+    }
+    return {
+        "logs": {
+            "default": {"level": "INFO", "exclude": [access_logger], "encoder": _JSON},
+            "access": {
+                "level": "INFO",
+                "include": [access_logger],
+                "writer": {"output": "stdout"},
+                "encoder": encoder,
+            },
+        }
+    }

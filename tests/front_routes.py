@@ -1,0 +1,67 @@
+"""The front's Caddy config as a test reads it: where it is, and what its routes decide for a user and a request.
+
+The decision follows Caddy's semantics for the routes the program writes (a
+user's route matched by the authenticated user; in it, the first rule whose
+method and path match lets the request pass, else the refusal answers). The
+patterns are RE2's subset, which Python's `re` reads alike. The end-to-end
+tests check the real Caddy decides the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.doubles import ProgramRun
+from tests.rendered import container, mounts, secret_named, volumes
+
+PASSED = "passed to the registry"
+USER_ID = "{http.auth.user.id}"
+
+
+def caddy_config(run: ProgramRun) -> dict[str, Any]:
+    """The front's config file, from the Secret mounted where its command reads it."""
+    (script,) = [argument for argument in container(run, "front")["command"] if "caddy run" in argument]
+    path = re.search(r"config=(\S+)", script)
+    assert path is not None, script
+    directory, _, key = path.group(1).rpartition("/")
+    secret = secret_named(run, volumes(run)[mounts(run, "front")[directory]["name"]]["secret"]["secretName"])
+    config: dict[str, Any] = json.loads(secret["stringData"][key])
+    return config
+
+
+def server(config: dict[str, Any]) -> dict[str, Any]:
+    servers = config["apps"]["http"]["servers"]
+    assert list(servers) == ["registry"]
+    result: dict[str, Any] = servers["registry"]
+    return result
+
+
+def user_rules(config: dict[str, Any], user: str) -> list[dict[str, Any]]:
+    """The routes of `user`'s subroute: its rules, then its refusal."""
+    found = [route for route in server(config)["routes"] if _vars(route).get(USER_ID) == [user]]
+    assert len(found) == 1, f"{len(found)} routes for {user}"
+    (subroute,) = found[0]["handle"]
+    assert subroute["handler"] == "subroute"
+    rules: list[dict[str, Any]] = subroute["routes"]
+    return rules
+
+
+def decide(config: dict[str, Any], user: str, method: str, path: str) -> int | str:
+    """What the front does with an authenticated request of `user`: PASSED, or the status it answers."""
+    for rule in user_rules(config, user):
+        if "match" not in rule:
+            (refusal,) = rule["handle"]
+            status: int = refusal["status_code"]
+            return status
+        (match,) = rule["match"]
+        if method in match["method"] and re.search(match["path_regexp"]["pattern"], path):
+            return PASSED
+    raise AssertionError(f"no rule and no refusal for {user}")
+
+
+def _vars(route: dict[str, Any]) -> dict[str, Any]:
+    matches = route.get("match") or [{}]
+    found: dict[str, Any] = matches[0].get("vars") or {}
+    return found

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.pod_sandbox import Sandbox
 from tests.process_usage import cpu_seconds
+
+RAW_CLIENT = Path(__file__).with_name("raw_basic_auth.py")
 
 
 def authorization_header(directory: Path, user: str, password: str) -> Path:
@@ -32,6 +36,15 @@ class Target:
             "curl", "-s", "--cacert", self.ca_file, "-H", f"@{self.client.inside(header)}", *options,
             "-w", "%{http_code}\n", *[item for _ in range(count) for item in ("--url", self.url, "-o", "/dev/null")],
         )  # fmt: skip
+        return result.stdout.split()
+
+    def wrong_credentials(self, user: str, size: int, count: int) -> list[str]:
+        """`count` requests, each with `user` and a new random password of `size` bytes: each answer's status.
+        (Sent by a client of our own: curl waits forever on an answer to a header of some 100 kB.)"""
+        address = urllib.parse.urlsplit(self.url)
+        argv = [sys.executable, str(RAW_CLIENT), address.hostname or "", str(address.port or 443), self.ca_file]
+        result = self.client.run(*argv, address.path, user, str(size), str(count))
+        assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout.split()
 
     def cpu_per_guess(self, server_pid: int, user: str, count: int) -> float:

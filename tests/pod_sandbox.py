@@ -145,11 +145,13 @@ class Sandbox:
                 argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def start_beside(self, name: str, container: str, env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
-        """A second process of `container` (its root, user and command) with `env` added, once `ready_url`
-        answers: the same binary configured otherwise, side by side (see bench/)."""
-        argv, base = self._container_argv(container)
-        return self._start_server(argv, {**base, **env}, f"{self.layout.pod_name}-{name}", ready_url)
+    def start_beside(
+        self, name: str, container: str, env: dict[str, str], ready_url: str, argv: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A second process of `container` (its root, user and command, or `argv`) with `env` added, once
+        `ready_url` answers: the same binary configured otherwise, side by side (see bench/)."""
+        command, base = self._container_argv(container, argv)
+        return self._start_server(command, {**base, **env}, f"{self.layout.pod_name}-{name}", ready_url)
 
     def _start_server(
         self, argv: list[str], env: dict[str, str], name: str, ready_url: str, *, any_answer: bool = False

@@ -107,3 +107,5 @@ def test_the_log_names_the_client_the_ingress_controller_saw(registry: Registry)
     # The front trusts X-Forwarded-For because nginx showed it the ingress controller's client certificate.
     assert last["client"] == "127.0.0.7"
     assert last["request"]["remote_ip"] == "127.0.0.1", "the hop itself: nginx"
+    # The registry's own log gets the same client (the front's X-Forwarded-For).
+    assert "http.request.remoteaddr=127.0.0.7" in registry.sandbox.registry_log.read_text()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,6 +94,8 @@ def test_the_registry_restarting_alone_is_waited_for(registry: Registry) -> None
         "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", registry.ca_file,
         "-u", registry.credentials(), f"https://{registry.addresses()[0]}/v2/",
     )  # fmt: skip
+    time.sleep(1.5)
+    assert request.poll() is None, "answered before the registry was back"
     registry.sandbox.start_registry()
     status, error = request.communicate(timeout=30)
     assert status == "200", error

@@ -122,6 +122,69 @@ def test_users_with_and_without_passwords() -> None:
     assert "s3cret" not in repr(settings)
 
 
+def test_roles_and_repositories() -> None:
+    users = [
+        {"name": "ci", "repositories": ["team-a/*", "utils/busybox"]},
+        {"name": "nodes", "access": "pull"},
+        {"name": "ops", "access": "admin"},
+    ]
+    settings = parse(users=users)
+    assert [(user.access, user.repositories) for user in settings.users] == [
+        ("push", ("team-a/*", "utils/busybox")),
+        ("pull", ("*",)),
+        ("admin", ("*",)),
+    ]
+    assert [user.every_repository for user in settings.users] == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [
+        pytest.param(
+            {"name": "ci", "access": "write"},
+            "image-registry:users[0].access: (value hidden) is not allowed; allowed: pull, push or admin",
+            id="unknown-access",
+        ),
+        pytest.param(
+            {"name": "ci", "repositories": ["Team-A/*"]},
+            "image-registry:users[0].repositories[0]: (value hidden) is not allowed; allowed: a repository name or "
+            "pattern of at most 255 characters",
+            id="uppercase-pattern",
+        ),
+        pytest.param(
+            {"name": "ci", "repositories": ["team-a//x"]},
+            "image-registry:users[0].repositories[0]: (value hidden) is not allowed",
+            id="empty-component",
+        ),
+        pytest.param(
+            {"name": "ci", "repositories": []},
+            "image-registry:users[0].repositories: (value hidden) is not allowed; allowed: a non-empty list",
+            id="no-repository",
+        ),
+        pytest.param(
+            {"name": "ci", "repositories": ["a", "a"]},
+            "image-registry:users[0].repositories[1]: (value hidden) is not allowed; allowed: each pattern once",
+            id="pattern-twice",
+        ),
+        pytest.param(
+            {"name": "image-registry-pull"},
+            "image-registry:users[0].name: (value hidden) is not allowed; allowed: a name other than "
+            "image-registry-pull, which the stack gives its generated pull-only user",
+            id="the-generated-pull-users-name",
+        ),
+    ],
+)
+def test_bad_roles_and_repositories(user: dict[str, object], problem: str) -> None:
+    (message,) = problems_of(users=[user])
+    assert message.startswith(problem), message
+
+
+def test_the_generated_pull_users_name_may_be_a_pull_user() -> None:
+    settings = parse(users=[{"name": "ci"}, {"name": "image-registry-pull", "access": "pull"}])
+    assert settings.pull_user.name == "image-registry-pull"
+    assert settings.registry_users == settings.users
+
+
 def test_storage_variants() -> None:
     assert parse(storage={"type": "emptyDir"}).storage == EmptyDirStorage(type="emptyDir")
     assert parse(storage={"type": "emptyDir", "sizeLimit": "5Gi"}).storage == EmptyDirStorage(

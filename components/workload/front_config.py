@@ -168,9 +168,10 @@ def _proxy() -> dict[str, Any]:
         "load_balancing": {"try_duration": "5s", "try_interval": "250ms"},
         "headers": {
             "request": {
-                # The registry builds upload URLs from `Forwarded` first, then X-Forwarded-*: only the front's
-                # own X-Forwarded-Proto and -Host (Caddy replaces a client's) may reach it.
-                "delete": ["Forwarded", "X-Forwarded-Port", "X-Real-Ip"],
+                # The registry builds upload URLs from `Forwarded` first, then X-Forwarded-Proto and -Host:
+                # only the front's own may reach it (Caddy replaces a client's X-Forwarded-*).
+                "delete": ["Forwarded"],
+                # Who the registry logs as the client (it prefers X-Forwarded-For to the TCP peer).
                 "set": {"X-Forwarded-For": ["{http.vars.client_ip}"]},
             },
         },

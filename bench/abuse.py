@@ -19,10 +19,10 @@ from pathlib import Path
 from bench.small_requests import BEFORE_PORT, secured_pod, start_before
 from bench.stats import Figure
 from components.workload.front_config import TLS_DIR, UPSTREAM
-from tests.abuse import Target, authorization_header
-from tests.conftest import front_accounts
-from tests.e2e import Registry
-from tests.process_usage import resident_bytes
+from harness.abuse import Target, authorization_header
+from harness.accounts import front_accounts
+from harness.e2e import Registry
+from harness.process_usage import resident_bytes
 
 MIB = 2**20
 HUGE, LONG, WRONG = 700_000, 12_000, 72

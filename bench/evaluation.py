@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stats import Figure
-from tests.doubles import FaithfulMocks, RecordingMonitor, dev_config, run_program
+from harness.doubles import FaithfulMocks, RecordingMonitor, dev_config, run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HASH_TYPE = "pulumi-python:dynamic/image-registry:PasswordHash"

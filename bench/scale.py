@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from tests.doubles import ProgramRun, dev_config, run_program, stack_config
+from harness.doubles import ProgramRun, dev_config, run_program, stack_config
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Small requests: authenticated manifest HEADs, the plain registry and the secured pod side by side.
 
 Each pod is the dev stack's, rendered with a generated and a supplied password
-at one `bcryptCost`, run in its sandbox (tests/pod_sandbox.py). The plain
+at one `bcryptCost`, run in its sandbox (harness/pod_sandbox.py). The plain
 registry is the pod's own registry container, reached on the pod's loopback
 (HTTP, no authentication); the secured one is the same process behind the
 front (TLS, checked credentials). "Before" is the same binary serving TLS and
@@ -22,11 +22,11 @@ from pathlib import Path
 
 from bench.stats import Figure
 from components.workload.front_config import UPSTREAM
-from tests.conftest import front_accounts, htpasswd_file
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import REPOSITORY, Registry, running_registry
-from tests.images import OCI_MANIFEST, build_busybox_image
-from tests.pod_sandbox import Sandbox
+from harness.accounts import front_accounts, htpasswd_file
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import REPOSITORY, Registry, running_registry
+from harness.images import OCI_MANIFEST, build_busybox_image
+from harness.pod_sandbox import Sandbox
 
 SUPPLIED_PASSWORD = "a-Passw0rd-someone-chose"
 BEFORE_PORT = 5004

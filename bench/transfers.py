@@ -29,9 +29,9 @@ from typing import Any
 from bench.small_requests import BEFORE_PORT, start_before
 from bench.stats import Figure
 from components.workload.front_config import UPSTREAM
-from tests.e2e import Registry
-from tests.images import build_random_image
-from tests.process_usage import cpu_seconds
+from harness.e2e import Registry
+from harness.images import build_random_image
+from harness.process_usage import cpu_seconds
 
 # skopeo remembers where blobs already are and mounts them from there instead of uploading:
 # forgotten before every push, so that each push sends every byte.

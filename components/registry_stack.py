@@ -11,10 +11,10 @@ import pulumi
 from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
 from components.client_certificate import ClientCertificate
 from components.exposure import RegistryExposure, RegistryExposureArgs
-from components.htpasswd_secret import HtpasswdSecret, HtpasswdSecretArgs
 from components.ingress_annotations import presents_client_certificate
 from components.node_trust import NodeTrust, NodeTrustArgs, k3s_registries_yaml
 from components.pull_secrets import PullSecrets, PullSecretsArgs
+from components.registry_users import RegistryUsers, RegistryUsersArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
 from components.settings import Settings
 from components.signed_key_pair import SignedKeyPairArgs
@@ -55,9 +55,9 @@ class RegistryStack(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         authority, server_certificate = self._certificates(name, settings)
-        users = HtpasswdSecret(
+        users = RegistryUsers(
             f"{name}-users",
-            HtpasswdSecretArgs(users=settings.registry_users, bcrypt_cost=settings.bcrypt_cost),
+            RegistryUsersArgs(users=settings.registry_users, bcrypt_cost=settings.bcrypt_cost),
             opts=child,
         )
         workload = RegistryWorkload(

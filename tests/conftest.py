@@ -14,7 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program  # noqa: E402
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program  # noqa: E402
 
 RunProgram = Callable[..., ProgramRun]
 
@@ -47,18 +47,3 @@ def run_with() -> RunProgram:
         return run_program(config, mocks, secret_keys=secret_keys)
 
     return run
-
-
-def front_accounts(run: ProgramRun) -> dict[str, str]:
-    """The users and bcrypt hashes the front checks, from the Caddy config in the `<name>-auth` Secret."""
-    secret = next(item for item in run.of_type("kubernetes:core/v1:Secret") if item.name.endswith("-auth"))
-    config = json.loads(secret.plain_inputs["stringData"]["caddy.json"])
-    routes = config["apps"]["http"]["servers"]["registry"]["routes"]
-    handlers = [handler for route in routes for handler in route["handle"]]
-    (basic,) = [handler["providers"]["http_basic"] for handler in handlers if handler["handler"] == "authentication"]
-    return {account["username"]: account["password"] for account in basic["accounts"]}
-
-
-def htpasswd_file(accounts: dict[str, str]) -> str:
-    """The accounts as an htpasswd file: `user:hash` lines."""
-    return "".join(f"{user}:{hashed}\n" for user, hashed in accounts.items())

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from tests.doubles import ProgramRun
+from harness.doubles import ProgramRun
 from tests.rendered import container, mounts, secret_named, volumes
 
 PASSED = "passed to the registry"

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.doubles import ProgramRun
-from tests.e2e import Registry
-from tests.pod_layout import IMAGE_PATH, PodLayout
-from tests.pod_sandbox import CLIENT_ROOT, INGRESS_PORT, INSIDE, Sandbox
+from harness.doubles import ProgramRun
+from harness.e2e import Registry
+from harness.pod_layout import IMAGE_PATH, PodLayout
+from harness.pod_sandbox import CLIENT_ROOT, INGRESS_PORT, INSIDE, Sandbox
 
 # The node's link to the pod: 10.244.<index>.1 on the node, .2 in the pod (see Sandbox.connect).
 LINK_INDEX = 13

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.doubles import ProgramRun
-from tests.pod_layout import container_environment, objects_by_name
+from harness.doubles import ProgramRun
+from harness.pod_layout import container_environment, objects_by_name
 
 
 def containers(run: ProgramRun) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.__main__ import main
 from bench.report import LAYOUTS
 from bench.transfers import LABELS, layouts
-from tests.e2e import require_tools
+from harness.e2e import require_tools
 
 SECTIONS = (
     "## 1. Small requests",

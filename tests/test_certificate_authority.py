@@ -8,7 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from tests.doubles import ProgramRun, contains_secret
+from harness.doubles import ProgramRun, contains_secret
 
 
 def ca_certificate(run: ProgramRun) -> x509.Certificate:

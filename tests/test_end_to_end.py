@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from components.workload.front import RELOAD_INTERVAL_SECONDS
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
-from tests.images import build_busybox_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
+from harness.images import build_busybox_image
 
 # The seed's user (password generated), and an administrator.
 USERS = [{"name": "registry"}, {"name": "ops", "access": "admin", "password": "ops-Passw0rd-2026"}]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import REPOSITORY, Registry, running_registry
-from tests.images import build_busybox_image, build_random_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import REPOSITORY, Registry, running_registry
+from harness.images import build_busybox_image, build_random_image
 
 USERS = [
     {"name": "ci", "password": "ci-Passw0rd-2026"},

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
-from tests.e2e import REPOSITORY, Registry, running_registry
-from tests.images import build_busybox_image
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from harness.e2e import REPOSITORY, Registry, running_registry
+from harness.images import build_busybox_image
 from tests.node_clients import (
     Containerd,
     CriClient,

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from components.workload.front import RELOAD_INTERVAL_SECONDS
-from tests.abuse import Target, authorization_header
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import REPOSITORY, Registry, running_registry
-from tests.images import build_busybox_image
-from tests.pod_layout import write_secret_volume
-from tests.process_usage import resident_bytes
+from harness.abuse import Target, authorization_header
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import REPOSITORY, Registry, running_registry
+from harness.images import build_busybox_image
+from harness.pod_layout import write_secret_volume
+from harness.process_usage import resident_bytes
 
 KNOWN = {"name": "known", "password": "known-Passw0rd-2026"}
 MIB = 1024 * 1024

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
-from tests.e2e import Registry, running_registry
-from tests.images import build_random_image
-from tests.pod_layout import PodLayout
-from tests.pod_sandbox import Sandbox
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from harness.e2e import Registry, running_registry
+from harness.images import build_random_image
+from harness.pod_layout import PodLayout
+from harness.pod_sandbox import Sandbox
 
 DELETES_ON = {"deleteEnabled": True}
 # The stack's user may delete (a push user may not): the garbage collector then has something to free.

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import Registry, running_registry
-from tests.images import build_random_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import Registry, running_registry
+from harness.images import build_random_image
+from harness.pod_layout import objects_by_name
 from tests.ingress_nginx import PREFIX, nginx_config
-from tests.pod_layout import objects_by_name
 
 REFERENCE = "ci/large:latest"
 

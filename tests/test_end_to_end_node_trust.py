@@ -14,9 +14,9 @@ import json
 import tomllib
 from pathlib import Path
 
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import REPOSITORY, running_registry
-from tests.images import build_busybox_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import REPOSITORY, running_registry
+from harness.images import build_busybox_image
 from tests.node_sandbox import start_node_trust, wait_for
 
 

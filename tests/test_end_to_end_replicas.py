@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
-from tests.e2e import Registry, certificate_names, require_tools
-from tests.images import build_random_image
-from tests.pod_layout import PodLayout, objects_by_name, write_secret_volume
-from tests.pod_sandbox import Sandbox
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from harness.e2e import Registry, certificate_names, require_tools
+from harness.images import build_random_image
+from harness.pod_layout import PodLayout, objects_by_name, write_secret_volume
+from harness.pod_sandbox import Sandbox
 
 REPLICAS = 3
 IMAGE_MIB = 64

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from components.workload.front_config import SHUTDOWN_DELAY_SECONDS
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import Registry, running_registry
-from tests.images import build_random_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import Registry, running_registry
+from harness.images import build_random_image
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from harness.doubles import ProgramRun, contains_secret
+from harness.pod_layout import objects_by_name
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, contains_secret
-from tests.pod_layout import objects_by_name
 
 NGINX = "nginx.ingress.kubernetes.io/"
 TRAEFIK = "traefik.ingress.kubernetes.io/"

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 
 from components.settings import DEFAULT_FRONT_IMAGE
 from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS
+from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 from tests.conftest import RunProgram
-from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 from tests.front_routes import caddy_config, server
 from tests.rendered import container, environment, mounts, secret_named, volumes
 

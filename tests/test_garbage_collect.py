@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.doubles import ProgramRun
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun
 
 COLLECT = {"readOnly": True, "garbageCollect": {"schedule": "30 3 * * 0", "deleteUntagged": True}}
 

@@ -13,9 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from harness.doubles import ProgramRun
 from tests.conftest import RunProgram
 from tests.custom_resources import custom_kinds, validate_custom_resource
-from tests.doubles import ProgramRun
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The oldest Kubernetes minor this stack supports (the oldest upstream maintained when it was written), and the newest.

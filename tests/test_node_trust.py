@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.doubles import ProgramRun
+from harness.pod_layout import objects_by_name
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun
-from tests.pod_layout import objects_by_name
 from tests.rendered import container as serving_container
 
 ON = {"enabled": True}

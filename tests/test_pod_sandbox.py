@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.doubles import FaithfulMocks, dev_config, run_program
-from tests.e2e import Registry, running_registry
-from tests.images import build_busybox_image
+from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.e2e import Registry, running_registry
+from harness.images import build_busybox_image
 
 
 def push_busybox(registry: Registry) -> str:

@@ -17,9 +17,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from harness.doubles import ProgramRun, run_program, stack_config
 from policy.policies import POLICIES, users_who_can_write
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, run_program, stack_config
 
 OPTIONS = PolicyResourceOptions(
     protect=False,

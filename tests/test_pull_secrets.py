@@ -9,8 +9,9 @@ import bcrypt
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from tests.conftest import RunProgram, front_accounts
-from tests.doubles import ProgramRun, contains_secret
+from harness.accounts import front_accounts
+from harness.doubles import ProgramRun, contains_secret
+from tests.conftest import RunProgram
 
 
 def test_none_by_default(dev_run: ProgramRun) -> None:

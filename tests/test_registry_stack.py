@@ -10,8 +10,9 @@ from typing import Any
 import bcrypt
 from pulumi.runtime import rpc
 
-from tests.conftest import RunProgram, front_accounts
-from tests.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from harness.accounts import front_accounts
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from tests.conftest import RunProgram
 from tests.front_routes import caddy_config, decide
 
 # ../shared/design.md, "Stack outputs": name -> secret?
@@ -37,7 +38,7 @@ COMPONENTS = {
     "image-registry:index:CertificateAuthority",
     "image-registry:index:ServerCertificate",
     "image-registry:index:ClientCertificate",
-    "image-registry:index:HtpasswdSecret",
+    "image-registry:index:RegistryUsers",
     "image-registry:index:RegistryWorkload",
     "image-registry:index:RegistryExposure",
     "image-registry:index:PullSecrets",

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 from tests.conftest import RunProgram
-from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
 from tests.rendered import container, containers, environment, mounts, secret_named, volumes
 
 DEV_KINDS = sorted(

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
+from harness.doubles import ProgramRun, Registration, contains_secret
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, Registration, contains_secret
 
 # The seed's names, written out here on purpose (the program derives them).
 SEED_NAMES = {

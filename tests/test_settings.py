@@ -17,7 +17,7 @@ from components.settings import (
     User,
     parse_settings,
 )
-from tests.doubles import FaithfulMocks, RecordingMonitor, dev_config, run_program
+from harness.doubles import FaithfulMocks, RecordingMonitor, dev_config, run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOSTS = json.dumps(["registry.example.com"])

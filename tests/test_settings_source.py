@@ -12,7 +12,7 @@ import yaml
 
 from components.settings import SettingsError, parse_settings
 from components.settings.source import plain_leaves
-from tests.doubles import ProgramRun, dev_config, run_program
+from harness.doubles import ProgramRun, dev_config, run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "Cli-Channel-Passw0rd"

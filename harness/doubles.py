@@ -2,7 +2,7 @@
 
 `FaithfulMocks` really does what the providers do: the tls resources generate
 real keys and sign real certificates, the random resources draw real
-randomness (tests/provider_doubles.py), and Kubernetes objects get the provider's
+randomness (harness/provider_doubles.py), and Kubernetes objects get the provider's
 auto-naming (`<name>-<8 hex>`). Dynamic resources run their own provider,
 unpickled from the `__provider` input as the engine's dynamic provider host
 does. It also keeps state between runs the way Pulumi does: a resource whose
@@ -36,7 +36,7 @@ from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tests.provider_doubles import CREATORS, SECRET_OUTPUTS, kubernetes_object
+from harness.provider_doubles import CREATORS, SECRET_OUTPUTS, kubernetes_object
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -76,6 +76,7 @@ def contains_secret(value: Any) -> bool:
 
 
 DYNAMIC_PROVIDER_KEY = "__provider"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def _dynamic_provider(inputs: Mapping[str, Any]) -> Any:
@@ -233,10 +234,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 replace_on_changes=tuple(request.replaceOnChanges),
                 retain_on_delete=request.retainOnDelete,
-                aliases=tuple(request.aliasURNs) + tuple(_alias_urn(request, alias) for alias in request.aliases),
+                aliases=self._aliases(request),
                 resource_id=response.id,
             )
         return response
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN: the parent's whole chain of types (the stack's own left out) before the type; the
+        mock monitor keeps only the parent's last, which tells a component's grandchildren apart wrongly."""
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{_qualified(parent, type_)}::{name}"
+
+    def _aliases(self, request: Any) -> tuple[str, ...]:
+        """The URNs the engine matches against state: the resource's own aliases, and one for each of its
+        parent's (a child of a renamed or moved component keeps its state as the engine derives it)."""
+        own = (*request.aliasURNs, *(_alias_urn(request, alias) for alias in request.aliases))
+        parent = self.registrations.get(request.parent)
+        inherited = [
+            f"{prefix}::{qualified}${request.type}::{request.name}"
+            for alias in (parent.aliases if parent else ())
+            for prefix, qualified, _ in [alias.rsplit("::", 2)]
+        ]
+        return (*own, *inherited)
 
     def _with_secret_outputs(self, response: Any, names: Any) -> Any:
         """What the engine does with `additional_secret_outputs`: those outputs come back secret."""
@@ -260,8 +278,13 @@ def _alias_urn(request: Any, alias: Any) -> str:
     stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
     kind, name = spec.type or request.type, spec.name or request.name
     parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-    qualified = f"{parent.split('::')[2]}${kind}" if parent else kind
-    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+    return f"urn:pulumi:{stack}::{project}::{_qualified(parent, kind)}::{name}"
+
+
+def _qualified(parent: str, type_: str) -> str:
+    """A type qualified by its parents' (the stack resource, every resource's root, does not count)."""
+    parent_types = parent.split("::")[2] if parent else ROOT_STACK_TYPE
+    return type_ if parent_types == ROOT_STACK_TYPE else f"{parent_types}${type_}"
 
 
 @dataclass(repr=False)

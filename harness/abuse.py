@@ -9,8 +9,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.pod_sandbox import Sandbox
-from tests.process_usage import cpu_seconds
+from harness.pod_sandbox import Sandbox
+from harness.process_usage import cpu_seconds
 
 RAW_CLIENT = Path(__file__).with_name("raw_basic_auth.py")
 

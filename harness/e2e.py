@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.settings.models import DEFAULT_FRONT_IMAGE, service_dns_names
-from tests.doubles import FaithfulMocks, ProgramRun
-from tests.images import build_random_image
-from tests.pod_layout import PodLayout
-from tests.pod_sandbox import CADDY_BINARY, Sandbox
+from harness.doubles import FaithfulMocks, ProgramRun
+from harness.images import build_random_image
+from harness.pod_layout import PodLayout
+from harness.pod_sandbox import CADDY_BINARY, Sandbox
 
 REQUIRED_TOOLS = (
     "docker-registry",

@@ -1,4 +1,4 @@
-"""HtpasswdSecret: bcrypt hashes that verify, cost by the password's source, each computed once and kept in state."""
+"""RegistryUsers: bcrypt hashes that verify, cost by the password's source, each computed once and kept in state."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import bcrypt
 
 from components.registry_stack import docker_config_json
-from tests.conftest import PROJECT_DIR, RunProgram, front_accounts, htpasswd_file
-from tests.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from harness.accounts import front_accounts, htpasswd_file
+from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from tests.conftest import PROJECT_DIR, RunProgram
 
 HASH_TYPE = "pulumi-python:dynamic/image-registry:PasswordHash"
 SUPPLIED = [{"name": "ci", "password": "first-Passw0rd"}, {"name": "robot", "password": "second-Passw0rd"}]
@@ -138,3 +139,17 @@ def test_the_engine_host_loads_the_provider_from_the_project_directory(dev_run: 
     module, hashed = created.stdout.split()
     assert module == "components.password_hash"
     assert bcrypt.checkpw(b"Passw0rd", hashed.encode())
+
+
+def test_stacks_made_before_the_rename_keep_the_users_and_their_hashes(dev_run: ProgramRun) -> None:
+    # The component was HtpasswdSecret: without its alias, `pulumi up` would replace every password and hash.
+    old = "urn:pulumi:dev::image-registry::image-registry:index:RegistryStack$image-registry:index:HtpasswdSecret"
+    (users,) = dev_run.of_type("image-registry:index:RegistryUsers")
+    assert f"{old}::image-registry-users" in users.aliases
+    children = {
+        "random:index/randomPassword:RandomPassword": "image-registry-users-registry-password",
+        HASH_TYPE: "image-registry-users-registry-hash",
+    }
+    for type_token, name in children.items():
+        registration = dev_run.named(type_token, name)
+        assert f"{old}${type_token}::{name}" in registration.aliases, type_token

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tests.doubles import ProgramRun
+from harness.doubles import ProgramRun
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 # Where the registry:3.x image keeps its configuration, and what it holds.

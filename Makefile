@@ -10,30 +10,45 @@ STACK ?= dev
 DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy \
   containerd docker.io podman
 KUBECONFIG_FILE := $(firstword $(subst :, ,$(KUBECONFIG)) $(HOME)/.kube/config)
-SCHEMA := components/settings/stack-config.schema.json
 
 # The backend you chose wins: PULUMI_BACKEND_URL, then Pulumi.yaml's backend.url, then
-# `pulumi login` (credentials.json's "current"; an encrypted file counts as chosen).
+# `pulumi login` (credentials.json's "current"; an encrypted file counts as chosen), then Pulumi Cloud
+# when PULUMI_ACCESS_TOKEN is set (the CLI logs in with it, as in CI).
 # Only when there is none does `make up` use Pulumi's local file backend, as `pulumi login --local`.
 PULUMI_CREDENTIALS := $(or $(PULUMI_CREDENTIALS_PATH),$(PULUMI_HOME),$(HOME)/.pulumi)/credentials.json
-CHOSEN_BACKEND := $(strip $(PULUMI_BACKEND_URL)$(shell grep -sE '^backend:' Pulumi.yaml)$(shell \
+CHOSEN_BACKEND := $(strip $(PULUMI_BACKEND_URL)$(if $(PULUMI_ACCESS_TOKEN),pulumi-cloud)$(shell grep -sE '^backend:' Pulumi.yaml)$(shell \
   $(PYTHON) -c 'import json,sys; print(json.load(open(sys.argv[1])).get("current") or "")' \
   '$(PULUMI_CREDENTIALS)' 2>/dev/null || test ! -e '$(PULUMI_CREDENTIALS)' || echo encrypted))
 ifeq ($(CHOSEN_BACKEND),)
 export PULUMI_BACKEND_URL := file://$(HOME)
 endif
 
-.PHONY: help up preview drift outputs destroy test bench lint schema debian-packages pulumi-cli pulumi-ready stack-selected
+# What the Pulumi targets need is checked here, while make reads this file, so that nothing is built
+# first: the CLI; a Kubernetes context, but for `outputs`, which only reads the state; a passphrase when
+# the local backend runs unattended. tools/preflight.sh says what is missing in one line; then -q (run
+# no recipe, print nothing, exit 1) stops make without a "make: *** … Error" line of its own.
+PULUMI_GOALS := up preview drift destroy renew stack-selected pulumi-ready
+PREFLIGHT := $(strip $(if $(filter $(PULUMI_GOALS) outputs pulumi-cli,$(MAKECMDGOALS)),cli) \
+  $(if $(filter $(PULUMI_GOALS),$(MAKECMDGOALS)),context) \
+  $(if $(filter $(PULUMI_GOALS) outputs,$(MAKECMDGOALS)),passphrase))
+ifneq ($(PREFLIGHT),)
+ifneq ($(shell bash tools/preflight.sh '$(PREFLIGHT)' '$(KUBECONFIG_FILE)' '$(PULUMI_BACKEND_URL)'),ready)
+MAKEFLAGS += -q
+endif
+endif
+
+.PHONY: help up preview drift renew outputs destroy test bench lint schema debian-packages pulumi-cli pulumi-ready stack-selected
 
 help:
 	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
 	@echo "make preview  pulumi preview --diff with the policy pack (what a pull request shows)"
 	@echo "make drift    pulumi preview --refresh --expect-no-changes: fails when the cluster drifted"
+	@echo "make renew    renew the certificates that are due, and roll what uses them; refuses any other change"
 	@echo "make outputs  the stack's outputs, secrets hidden (pulumi stack output --json)"
-	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: see README)"
+	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: docs/operations.md)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
 	@echo "make bench    the secured registry against the plain one, and the program's cost: bench/RESULTS.md"
-	@echo "make schema   regenerate the stack-config JSON Schema from the settings models"
+	@echo "make schema   regenerate the stack-config JSON Schema and docs/configuration.md from the settings models"
 	@echo "STACK=prod make up   works on another stack"
 
 $(VENV)/.runtime: requirements.txt
@@ -57,22 +72,19 @@ $(CHECKOV_VENV)/.installed: tests/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r tests/requirements-checkov.txt
 	touch $@
 
-# Said at once, before the virtualenv is built.
+# The checks themselves run while make reads this file (PREFLIGHT, above).
 pulumi-cli:
-	@command -v pulumi >/dev/null || { echo "make: the Pulumi CLI is missing: install it (https://www.pulumi.com/docs/iac/download-install/) and run make again" >&2; exit 1; }
+	@pulumi version
 
-pulumi-ready: pulumi-cli $(VENV)/.runtime
-	@if command -v kubectl >/dev/null; then kubectl config current-context >/dev/null 2>&1; \
-	 else grep -qE '^current-context: *"?[^" ]+' "$(KUBECONFIG_FILE)" 2>/dev/null; fi \
-	 || { echo "make: no Kubernetes context: point KUBECONFIG at your cluster's kubeconfig (or kubectl config use-context NAME) and run make again" >&2; exit 1; }
-	@if [[ "$$PULUMI_BACKEND_URL" == file://* && -z "$${PULUMI_CONFIG_PASSPHRASE+set}$${PULUMI_CONFIG_PASSPHRASE_FILE+set}" && ! -t 0 ]]; then \
-	 echo "make: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: the local backend encrypts the stack's secrets with it" >&2; exit 1; fi
+pulumi-ready: $(VENV)/.runtime
 
 # up and preview start a stack that does not exist yet; drift, outputs and destroy need one that does.
 stack-selected: pulumi-ready
 	pulumi stack select --create $(STACK)
 
+# A notice when the stack still serves the example hostnames; pulumi up asks before it changes anything.
 up: stack-selected
+	@$(PYTHON) -m tools.example_hostnames $(STACK) || true
 	pulumi up --stack $(STACK)
 
 preview: stack-selected policy/venv/.installed
@@ -81,7 +93,11 @@ preview: stack-selected policy/venv/.installed
 drift: pulumi-ready
 	pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)
 
-outputs: pulumi-ready
+# What .github/workflows/renew.yml runs every day (tools/renew.py says how it refuses other changes).
+renew: pulumi-ready policy/venv/.installed
+	$(VENV)/bin/python -m tools.renew --stack $(STACK) --policy-pack policy
+
+outputs:
 	pulumi stack output --json --stack $(STACK)
 
 destroy: pulumi-ready
@@ -94,23 +110,27 @@ debian-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The stack files are checked against the stack-config schema by components/settings/check.py: one line
+# per problem, naming the key, never a secret's value.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy examples/consumer/__main__.py
 	$(VENV)/bin/mypy policy/__main__.py
-	$(VENV)/bin/check-jsonschema --schemafile $(SCHEMA) Pulumi.*.yaml
+	$(VENV)/bin/python -m components.settings.check Pulumi.*.yaml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline .github/workflows
 
-# Regenerate the stack-config JSON Schema from the settings models (a test fails when it is stale).
+# Regenerate the stack-config JSON Schema and docs/configuration.md from the settings models (a test fails
+# when either is stale).
 schema: $(VENV)/.runtime
 	$(VENV)/bin/python -m components.settings.schema
+	$(VENV)/bin/python -m components.settings.reference
 
 test: $(VENV)/.dev $(CHECKOV_VENV)/.installed debian-packages lint
 	$(VENV)/bin/python -m pytest
 
-# About five minutes, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
+# A quarter of an hour, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
 bench: $(VENV)/.dev debian-packages
 	$(VENV)/bin/python -m bench

@@ -16,7 +16,7 @@ class CertificateAuthorityArgs:
 
 
 class CertificateAuthority(pulumi.ComponentResource):
-    """A self-signed CA, separate from the cluster's own, as in the seed procedure."""
+    """A self-signed CA, separate from the cluster's own, as in the manual install (docs/architecture.md)."""
 
     cert_pem: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]

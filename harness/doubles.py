@@ -11,85 +11,61 @@ provider's diff finds no change); one whose inputs changed gets new ones (a
 new key, a new certificate, a new auto-name), as a replacement would.
 
 `run_program` runs `__main__.py` under these mocks and records everything the
-program registered, with the secret markers and resource options the engine
-would see.
+program registered (a ProgramRun, harness/program_run.py), with the secret
+markers and resource options the engine would see. It uses Pulumi's public
+testing API; what that cannot do is in harness/engine.py, the only module that
+touches the SDK's internals.
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import runpy
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import dill  # type: ignore[import-untyped]
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime.settings import ROOT
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from harness.engine import (
+    DYNAMIC_PROVIDER_KEY,
+    ROOT_STACK_TYPE,
+    EngineMonitor,
+    RegisterRequest,
+    load_dynamic_provider,
+    stack_exports,
+    wrap_secret,
+)
+from harness.program_run import ProgramRun, Registration, contains_secret, redact, unwrap
 from harness.provider_doubles import CREATORS, SECRET_OUTPUTS, kubernetes_object
 
+# What tests, bench/ and the examples import from here.
+__all__ = [
+    "FaithfulMocks",
+    "ProgramRun",
+    "RecordingMonitor",
+    "Registration",
+    "contains_secret",
+    "dev_config",
+    "redact",
+    "run_program",
+    "stack_config",
+    "unwrap",
+]
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def _plain(value: Any, *, hide_secrets: bool) -> Any:
-    """The value without secret markers: each secret revealed, or replaced by a marker; whole numbers as int
-    (protobuf carries every number as a float; Kubernetes wants integers back)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if rpc.is_rpc_secret(value):
-        return "(secret)" if hide_secrets else _plain(rpc.unwrap_rpc_secret(value), hide_secrets=False)
-    if isinstance(value, dict):
-        return {key: _plain(item, hide_secrets=hide_secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item, hide_secrets=hide_secrets) for item in value]
-    return value
-
-
-def unwrap(value: Any) -> Any:
-    """The value with every Pulumi secret marker removed."""
-    return _plain(value, hide_secrets=False)
-
-
-def redact(value: Any) -> Any:
-    """The value with every secret replaced by a marker: what is left is plain text in state."""
-    return _plain(value, hide_secrets=True)
-
-
-def contains_secret(value: Any) -> bool:
-    if rpc.is_rpc_secret(value):
-        return True
-    if isinstance(value, dict):
-        return any(contains_secret(item) for item in value.values())
-    if isinstance(value, list):
-        return any(contains_secret(item) for item in value)
-    return False
-
-
-DYNAMIC_PROVIDER_KEY = "__provider"
-ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-def _dynamic_provider(inputs: Mapping[str, Any]) -> Any:
-    """The provider a dynamic resource carries, loaded the way `python -m pulumi.dynamic` loads it."""
-    return dill.loads(base64.b64decode(inputs[DYNAMIC_PROVIDER_KEY]))
 
 
 def _secret_like_inputs(raw_inputs: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
     """The engine's annotateSecrets for providers that take no secrets (dynamic ones):
     an output is secret when the input of the same name was."""
     return {
-        key: rpc.wrap_rpc_secret(value) if contains_secret(raw_inputs.get(key)) else value
-        for key, value in outputs.items()
+        key: wrap_secret(value) if contains_secret(raw_inputs.get(key)) else value for key, value in outputs.items()
     }
 
 
@@ -136,7 +112,7 @@ class FaithfulMocks(pulumi.runtime.Mocks):
             raise AssertionError(f"no test double for resource type {args.typ}")
         for secret_output in SECRET_OUTPUTS.get(args.typ, ()):
             if secret_output in outputs:
-                outputs[secret_output] = rpc.wrap_rpc_secret(outputs[secret_output])
+                outputs[secret_output] = wrap_secret(outputs[secret_output])
         resource_id = f"{args.name}-id-{secrets.token_hex(4)}"
         self.state[key] = _Stored(inputs, resource_id, outputs)
         self.created.append(key)
@@ -146,7 +122,7 @@ class FaithfulMocks(pulumi.runtime.Mocks):
         self, key: tuple[str, str], raw_inputs: Mapping[str, Any], inputs: dict[str, Any], stored: _Stored | None
     ) -> tuple[str, dict[str, Any]]:
         """Check, then diff against state (no change: state's outputs), else create: the engine's steps."""
-        provider, serialized = _dynamic_provider(inputs), inputs[DYNAMIC_PROVIDER_KEY]
+        provider, serialized = load_dynamic_provider(inputs), inputs[DYNAMIC_PROVIDER_KEY]
         olds = unwrap(stored.outputs) if stored is not None else {}
         checked = {**provider.check(olds, inputs).inputs, DYNAMIC_PROVIDER_KEY: serialized}
         if stored is not None and not provider.diff(stored.resource_id, olds, checked).changes:
@@ -173,41 +149,7 @@ class FaithfulMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program must not invoke functions, but called {args.token}")
 
 
-@dataclass(repr=False)
-class Registration:
-    """A resource as the engine saw it: inputs keep their secret markers."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str
-    custom: bool
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    protect: bool
-    delete_before_replace: bool
-    replace_on_changes: tuple[str, ...]
-    retain_on_delete: bool
-    # The URNs this resource answers to besides its own (its earlier places in the tree).
-    aliases: tuple[str, ...]
-    # What the provider called it (plain in state).
-    resource_id: str = ""
-
-    def __repr__(self) -> str:
-        return f"Registration({self.type} {self.name})"
-
-    @property
-    def plain_inputs(self) -> dict[str, Any]:
-        plain: dict[str, Any] = unwrap(self.inputs)
-        return plain
-
-    @property
-    def plain_outputs(self) -> dict[str, Any]:
-        plain: dict[str, Any] = unwrap(self.outputs)
-        return plain
-
-
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(EngineMonitor):
     """The mock monitor, also keeping each registration's options."""
 
     def __init__(self, mocks: FaithfulMocks) -> None:
@@ -216,121 +158,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         # When the last resource was registered (seconds since the epoch): the end of an evaluation.
         self.last_registered = 0.0
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+    def registered(self, request: RegisterRequest) -> None:
         self.last_registered = time.time()
-        if request.additionalSecretOutputs:
-            response = self._with_secret_outputs(response, request.additionalSecretOutputs)
-        if request.type != "pulumi:pulumi:Stack":
-            self.registrations[response.urn] = Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                custom=request.custom,
-                inputs=rpc.deserialize_properties(request.object),
-                outputs=self.resources[response.urn].state,
-                protect=request.protect,
-                delete_before_replace=request.deleteBeforeReplace,
-                replace_on_changes=tuple(request.replaceOnChanges),
-                retain_on_delete=request.retainOnDelete,
-                aliases=self._aliases(request),
-                resource_id=response.id,
-            )
-        return response
+        if request.type == ROOT_STACK_TYPE:
+            return
+        aliases = (*request.aliases, *self._inherited_aliases(request))
+        self.registrations[request.urn] = Registration(**{**vars(request), "aliases": aliases})
 
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
-        """The engine's URN: the parent's whole chain of types (the stack's own left out) before the type; the
-        mock monitor keeps only the parent's last, which tells a component's grandchildren apart wrongly."""
-        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{_qualified(parent, type_)}::{name}"
-
-    def _aliases(self, request: Any) -> tuple[str, ...]:
-        """The URNs the engine matches against state: the resource's own aliases, and one for each of its
-        parent's (a child of a renamed or moved component keeps its state as the engine derives it)."""
-        own = (*request.aliasURNs, *(_alias_urn(request, alias) for alias in request.aliases))
+    def _inherited_aliases(self, request: RegisterRequest) -> list[str]:
+        """One alias for each of the parent's: a child of a renamed or moved component keeps its state
+        as the engine derives it."""
         parent = self.registrations.get(request.parent)
-        inherited = [
+        return [
             f"{prefix}::{qualified}${request.type}::{request.name}"
             for alias in (parent.aliases if parent else ())
             for prefix, qualified, _ in [alias.rsplit("::", 2)]
         ]
-        return (*own, *inherited)
-
-    def _with_secret_outputs(self, response: Any, names: Any) -> Any:
-        """What the engine does with `additional_secret_outputs`: those outputs come back secret."""
-        registration = self.resources[response.urn]
-        state = {
-            key: rpc.wrap_rpc_secret(value) if key in names and not rpc.is_rpc_secret(value) else value
-            for key, value in registration.state.items()
-        }
-        self.resources[response.urn] = pulumi_mocks.MockMonitor.ResourceRegistration(
-            response.urn, registration.id, state
-        )
-        response.object.CopyFrom(_sync_await(rpc.serialize_properties(state, {})))
-        return response
-
-
-def _alias_urn(request: Any, alias: Any) -> str:
-    """The URN an alias stands for, as the engine computes it from a spec (an empty parent is the same parent)."""
-    if alias.WhichOneof("alias") == "urn":
-        return str(alias.urn)
-    spec = alias.spec
-    stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
-    kind, name = spec.type or request.type, spec.name or request.name
-    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-    return f"urn:pulumi:{stack}::{project}::{_qualified(parent, kind)}::{name}"
-
-
-def _qualified(parent: str, type_: str) -> str:
-    """A type qualified by its parents' (the stack resource, every resource's root, does not count)."""
-    parent_types = parent.split("::")[2] if parent else ROOT_STACK_TYPE
-    return type_ if parent_types == ROOT_STACK_TYPE else f"{parent_types}${type_}"
-
-
-@dataclass(repr=False)
-class ProgramRun:
-    """What one run of the program registered and exported."""
-
-    registrations: list[Registration]
-    outputs: dict[str, Any] = field(default_factory=dict)
-    secret_outputs: set[str] = field(default_factory=set)
-
-    def __repr__(self) -> str:
-        # A failing test prints its arguments: never the passwords, keys and hashes a run holds.
-        return f"ProgramRun({len(self.registrations)} resources, outputs {sorted(self.outputs)})"
-
-    def of_type(self, type_token: str) -> list[Registration]:
-        return [item for item in self.registrations if item.type == type_token]
-
-    def one(self, type_token: str) -> Registration:
-        found = self.of_type(type_token)
-        assert len(found) == 1, f"expected one {type_token}, found {len(found)}"
-        return found[0]
-
-    def named(self, type_token: str, name: str) -> Registration:
-        (found,) = [item for item in self.of_type(type_token) if item.name == name]
-        return found
-
-    def kubernetes(self) -> list[Registration]:
-        return [item for item in self.registrations if item.type.startswith("kubernetes:")]
-
-    def manifests(self) -> list[dict[str, Any]]:
-        """Every Kubernetes object as the provider would send it (names resolved, secrets unwrapped)."""
-        result = []
-        for item in self.kubernetes():
-            _, group_version, kind = item.type.split(":")
-            manifest = {key: value for key, value in item.plain_outputs.items() if not key.startswith("__")}
-            if item.type == "kubernetes:apiextensions.k8s.io:CustomResource":
-                result.append(manifest)
-                continue
-            api_version = group_version.replace("core/v1", "v1")
-            result.append({"apiVersion": api_version, "kind": kind, **manifest})
-        return result
-
-    def manifest(self, kind: str) -> dict[str, Any]:
-        found = [item for item in self.manifests() if item["kind"] == kind]
-        assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-        return found[0]
 
 
 def dev_config() -> dict[str, str]:
@@ -365,21 +208,44 @@ def run_program(
     """
     mocks = mocks if mocks is not None else FaithfulMocks()
     monitor = monitor if monitor is not None else RecordingMonitor(mocks)
-    ROOT.set(None)
+    # Fresh settings and root stack; the CLI always passes --root_directory, which set_mocks leaves as it is.
+    pulumi.runtime.reset_options(project=project, stack=stack, root_directory=str(root_directory), preview=preview)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-    # The mock settings leave it unset; the CLI always passes it (--root_directory).
-    pulumi.runtime.settings.SETTINGS.root_directory = str(root_directory)
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
 
     def main() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    _sync_await(run_pulumi_func(main))
+    _to_completion(main)
     run = ProgramRun(list(monitor.registrations.values()))
-    root = ROOT.get()
-    for name, value in getattr(root, "outputs", {}).items():
-        output = pulumi.Output.from_input(value)
-        run.outputs[name] = _sync_await(output.future())
-        if _sync_await(output.is_secret()):
-            run.secret_outputs.add(name)
+    run.outputs, run.secret_outputs = _read_exports(stack_exports())
     return run
+
+
+# Public but unannotated: typed here for mypy.
+_pulumi_test: Callable[[Callable[[], Awaitable[None] | None]], Callable[[], None]] = pulumi.runtime.test
+
+
+def _to_completion(function: Callable[[], Awaitable[None] | None]) -> None:
+    """Run `function` under the mocks, then wait for what it returns and every resource and output it started."""
+    _pulumi_test(function)()
+
+
+def _read_exports(exports: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Each export's value (None while unknown) and which are secret, read through the public Output API."""
+    values: dict[str, Any] = dict.fromkeys(exports)
+    secret: set[str] = set()
+
+    async def find_secrets(outputs: Mapping[str, pulumi.Output[Any]]) -> None:
+        for name, output in outputs.items():
+            if await output.is_secret():
+                secret.add(name)
+
+    def read() -> Awaitable[None]:
+        outputs = {name: pulumi.Output.from_input(value) for name, value in exports.items()}
+        for name, output in outputs.items():
+            output.apply(functools.partial(values.__setitem__, name))
+        return find_secrets(outputs)
+
+    _to_completion(read)
+    return values, secret

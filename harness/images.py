@@ -74,7 +74,7 @@ def write_oci_image(destination: Path, layers: list[tuple[bytes, bytes, str]], t
 
 
 def build_busybox_image(destination: Path, tag: str = "latest") -> str:
-    """A real single-layer image of Debian's busybox-static, as the seed pushes; returns its digest."""
+    """A real single-layer image of Debian's busybox-static, as the manual install pushes; returns its digest."""
     applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:

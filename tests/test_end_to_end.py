@@ -1,4 +1,4 @@
-"""End to end: the seed's own verification, against the real registry running the rendered pod.
+"""End to end: the manual install's own verification, against the real registry running the rendered pod.
 
 Debian's `docker-registry` (Distribution 2.8, the code of the `registry:2`
 image) runs with exactly the Deployment's environment and volumes, as the
@@ -22,7 +22,7 @@ from harness.doubles import FaithfulMocks, dev_config, run_program
 from harness.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
 from harness.images import build_busybox_image
 
-# The seed's user (password generated), and an administrator.
+# The manual install's user (password generated), and an administrator.
 USERS = [{"name": "registry"}, {"name": "ops", "access": "admin", "password": "ops-Passw0rd-2026"}]
 OPS = "ops:ops-Passw0rd-2026"
 
@@ -41,7 +41,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 @pytest.fixture(scope="module")
 def busybox(registry: Registry) -> str:
-    """The seed's image, built from Debian's busybox-static; its manifest digest."""
+    """The manual install's image, built from Debian's busybox-static; its manifest digest."""
     return build_busybox_image(registry.workspace / "busybox")
 
 
@@ -51,7 +51,7 @@ def test_push_through_every_certificate_name(registry: Registry, busybox: str) -
         assert code == 0, f"push to {address}: {error}"
 
 
-def test_catalog_and_tags_as_in_the_seed(registry: Registry) -> None:
+def test_catalog_and_tags_as_in_the_manual_install(registry: Registry) -> None:
     for address in registry.addresses():
         assert registry.catalog(address) == {"repositories": ["utils/busybox"]}
         code, status, body = registry.curl(

@@ -1,16 +1,16 @@
-"""The user's door: pinned requirements, and `make up` stopping early with one clear line."""
+"""The user's door: pinned requirements, `make up` stopping early with one clear line, the backend it uses."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tests import make_sandbox
+from tests.make_sandbox import PROJECT_DIR, make, path_without_pulumi, project_copy
+
 PULUMI_INSTALL = "https://www.pulumi.com/docs/iac/download-install/"
 # A node's clients in the end-to-end tests (tests/node_clients.py), from Debian.
 NODE_PACKAGES = ("containerd", "docker.io", "podman")
@@ -27,32 +27,9 @@ def test_runtime_requirements_are_pinned() -> None:
     assert all(re.fullmatch(r"[A-Za-z-]+==[0-9.]+", line) for line in lines), lines
 
 
-def make(
-    target: str, tmp_path: Path, path: str, project: Path = PROJECT_DIR, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", target],
-        cwd=project,
-        env={"PATH": path, "HOME": str(tmp_path), **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.fixture
 def tools_without_pulumi(tmp_path: Path) -> str:
-    """A PATH with what make needs but neither pulumi nor kubectl."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("make", "bash", "sh", "grep", "python3", "touch", "env"):
-        found = subprocess.run(
-            ["bash", "-c", f"command -v {tool}"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    return str(bin_dir)
+    return path_without_pulumi(tmp_path)
 
 
 @pytest.mark.parametrize("target", ["up", "preview"])
@@ -78,21 +55,6 @@ def test_missing_kube_context_is_one_line_and_nothing_runs(tmp_path: Path, tools
     assert not called.exists()
 
 
-def project_copy(tmp_path: Path, *, venv_built: bool) -> Path:
-    """The files `make up` reads, in a directory of their own."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("Makefile", "Pulumi.yaml", "requirements.txt", "requirements-dev.txt"):
-        shutil.copy(PROJECT_DIR / name, project / name)
-    (project / "policy").mkdir()
-    shutil.copy(PROJECT_DIR / "policy" / "requirements.txt", project / "policy" / "requirements.txt")
-    if venv_built:
-        for venv in (project / ".venv" / ".runtime", project / "policy" / "venv" / ".installed"):
-            venv.parent.mkdir(parents=True)
-            venv.touch()
-    return project
-
-
 def test_a_missing_cli_is_said_before_the_virtualenv_is_built(tmp_path: Path, tools_without_pulumi: str) -> None:
     project = project_copy(tmp_path, venv_built=False)
     result = make("up", tmp_path, tools_without_pulumi, project)
@@ -103,13 +65,7 @@ def test_a_missing_cli_is_said_before_the_virtualenv_is_built(tmp_path: Path, to
 
 @pytest.fixture
 def recording_pulumi(tmp_path: Path, tools_without_pulumi: str) -> Path:
-    """A `pulumi` that records the backend it was given, and a kubeconfig with a context."""
-    record = tmp_path / "pulumi-calls"
-    stub = Path(tools_without_pulumi) / "pulumi"
-    stub.write_text(f'#!/bin/sh\necho "backend=${{PULUMI_BACKEND_URL:-}} args=$*" >> {record}\n')
-    stub.chmod(0o755)
-    (tmp_path / "kubeconfig").write_text("current-context: lab\n")
-    return record
+    return make_sandbox.recording_pulumi(tmp_path, Path(tools_without_pulumi))
 
 
 def pulumi_calls(target: str, tmp_path: Path, path: str, record: Path, project: Path, **env: str) -> list[str]:
@@ -128,7 +84,9 @@ def backend_used(tmp_path: Path, path: str, record: Path, project: Path, **env: 
 @pytest.mark.parametrize(
     ("target", "commands"),
     [
-        pytest.param("up", ["stack select --create dev", "up --stack dev"], id="up"),
+        pytest.param(
+            "up", ["stack select --create dev", "config get hostnames --json --stack dev", "up --stack dev"], id="up"
+        ),
         pytest.param(
             "preview", ["stack select --create dev", "preview --diff --stack dev --policy-pack policy"], id="preview"
         ),
@@ -184,6 +142,15 @@ def test_make_up_keeps_a_backend_url_from_the_environment_or_the_project(
         "backend=gs://team-state",
         "backend=",
     }
+
+
+def test_make_keeps_pulumi_cloud_when_an_access_token_is_set(
+    tmp_path: Path, tools_without_pulumi: str, recording_pulumi: Path
+) -> None:
+    # As in the workflows: the CLI logs in to Pulumi Cloud with the token; make must not pick a local backend.
+    project = project_copy(tmp_path, venv_built=True)
+    used = backend_used(tmp_path, tools_without_pulumi, recording_pulumi, project, PULUMI_ACCESS_TOKEN="pul-0123")
+    assert used == {"backend="}
 
 
 def test_the_readme_stands_on_its_own() -> None:

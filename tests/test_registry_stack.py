@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import bcrypt
-from pulumi.runtime import rpc
 
 from harness.accounts import front_accounts
 from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
+from harness.engine import is_secret, reveal
 from tests.conftest import RunProgram
 from tests.front_routes import caddy_config, decide
 
@@ -102,8 +102,8 @@ def test_every_resource_sits_in_the_component_tree(dev_run: ProgramRun) -> None:
 
 
 def _strings(value: Any, inside_secret: bool = False) -> Iterator[tuple[str, bool]]:
-    if rpc.is_rpc_secret(value):
-        yield from _strings(rpc.unwrap_rpc_secret(value), True)
+    if is_secret(value):
+        yield from _strings(reveal(value), True)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item, inside_secret)

@@ -66,7 +66,7 @@ def test_deployment_replicas_and_recreate_on_a_single_node_volume(dev_run: Progr
     assert container(dev_run)["image"].startswith("registry:3.1.")
 
 
-def test_settings_come_from_the_config_map_as_in_the_seed(dev_run: ProgramRun) -> None:
+def test_settings_come_from_the_config_map_as_in_the_manual_install(dev_run: ProgramRun) -> None:
     env = environment(dev_run)
     from_config_map = {item["name"] for item in container(dev_run)["env"] if "configMapKeyRef" in item["valueFrom"]}
     config_map_name = dev_run.manifest("ConfigMap")["metadata"]["name"]

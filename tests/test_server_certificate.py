@@ -17,7 +17,7 @@ from cryptography.x509.verification import PolicyBuilder, Store
 from harness.doubles import ProgramRun, Registration, contains_secret
 from tests.conftest import RunProgram
 
-# The seed's names, written out here on purpose (the program derives them).
+# The manual install's names, written out here on purpose (the program derives them).
 SEED_NAMES = {
     "image-registry.8-mega.local",
     "image-registry.8-mega.io",

@@ -496,3 +496,67 @@ def test_every_problem_of_every_object_at_once() -> None:
         "image-registry:tls.organization",
         "image-registry:users[0].name",
     ]
+
+
+# Rules between keys still report when the key they read failed: from what its raw value says.
+@pytest.mark.parametrize(
+    ("raw", "keys"),
+    [
+        pytest.param(
+            {"replicas": 2, "storage": {"size": "20GB"}},
+            ["replicas", "storage.size"],
+            id="replicas-on-the-default-claim-whose-size-is-wrong",
+        ),
+        pytest.param(
+            {"replicas": 2, "storage": {"type": "emptyDir", "size": "5Gi"}},
+            ["replicas", "storage.size"],
+            id="replicas-on-emptydir-with-a-wrong-key",
+        ),
+        pytest.param(
+            {"replicas": 2, "storage": {"accessMode": "ReadWriteOncePod", "existingClaim": "data", "size": "5Gi"}},
+            ["replicas", "storage.size"],
+            id="replicas-when-the-storage-object-as-a-whole-fails",
+        ),
+        pytest.param(
+            {
+                "storage": {"size": "lots", "accessMode": "ReadWriteMany"},
+                "maintenance": {"readOnly": True, "garbageCollect": {"schedule": "@daily"}},
+            },
+            ["maintenance.garbageCollect", "storage.size"],
+            id="gc-without-deletes-whose-size-is-wrong",
+        ),
+        pytest.param(
+            {"replicas": 2, "storage": {"accessMode": "ReadWriteMny"}},
+            ["storage.accessMode"],
+            id="not-guessed-when-the-field-it-reads-failed",
+        ),
+        pytest.param({"replicas": 2, "storage": {"type": "nfs"}}, ["storage.type"], id="not-guessed-unknown-type"),
+        pytest.param({"replicas": 2, "storage": "fast"}, ["storage"], id="not-guessed-not-an-object"),
+        pytest.param({"namespace": "default", "createNamespace": "yes"}, ["createNamespace"], id="not-guessed-scalar"),
+        pytest.param(
+            {"replicas": 3, "storage": {"type": "s3", "bucket": "Bad_Bucket"}},
+            ["storage.bucket"],
+            id="s3-every-pod-mounts-whatever-its-bucket",
+        ),
+    ],
+)
+def test_dependent_rules_report_from_the_raw_value_of_a_key_that_failed(
+    raw: dict[str, object], keys: list[str]
+) -> None:
+    found = sorted(problem.split(":")[1] for problem in problems_of(**raw))
+    assert found == keys
+
+
+def test_the_dependent_message_says_what_the_raw_value_holds() -> None:
+    problems = problems_of(replicas=2, storage={"size": "20GB"})
+    assert "image-registry:replicas: 2 is not allowed; allowed: 1 with storage.accessMode ReadWriteOnce; " in "".join(
+        problems
+    )
+
+
+def test_a_plain_password_is_reported_whatever_name_is() -> None:
+    """The rule on the generated user's name reads `name`; the password rule must not wait for it."""
+    raw = {"hostnames": HOSTS, "name": "1registry", "users": json.dumps([{"name": "ci", "password": "p"}])}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw)
+    assert sorted(problem.split(":")[1] for problem in caught.value.problems) == ["name", "users[0].password"]

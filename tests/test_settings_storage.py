@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from components.settings import PvcStorage, S3Storage, Settings, SettingsError, parse_settings
+from components.settings import EmptyDirStorage, PvcStorage, S3Storage, Settings, SettingsError, parse_settings
 
 HOSTS = json.dumps(["registry.example.com"])
 
@@ -153,3 +153,44 @@ def test_replicas_on_s3_and_shared_claims_only() -> None:
     (problem,) = problems({"accessMode": "ReadWriteOncePod"}, replicas=2)
     assert problem.startswith("image-registry:replicas: 2 is not allowed; allowed: 1 with storage.accessMode")
     assert "storage.type s3" in problem
+
+
+@pytest.mark.parametrize("size", ["20Gi", "500Mi", "1T", "1000000", "1.5Gi", "0.5Ki", "2.5k", "1Ei"])
+def test_sizes_are_byte_quantities(size: str) -> None:
+    assert pvc(parse_storage({"size": size})).size == size
+    assert parse_storage({"type": "emptyDir", "sizeLimit": size}).storage == EmptyDirStorage(
+        type="emptyDir", size_limit=size
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "hint"),
+    [
+        pytest.param("20GB", "(write 20G or 20Gi: Kubernetes sizes have no B)", id="bytes-suffix"),
+        pytest.param("500kB", "(write 500k or 500Ki: Kubernetes sizes have no B)", id="kilobytes"),
+        pytest.param("20GiB", "(write 20Gi: Kubernetes sizes have no B)", id="binary-bytes-suffix"),
+        pytest.param("250m", "(m is a thousandth: not a size)", id="milli"),
+        pytest.param("1500m", "(m is a thousandth: not a size)", id="milli-of-a-fraction"),
+        pytest.param("2000m", "(m is a thousandth: not a size)", id="milli-of-whole-bytes"),
+        pytest.param("0.5", "(not a whole number of bytes)", id="half-a-byte"),
+        pytest.param("1.3Ki", "(not a whole number of bytes)", id="a-fraction-through-the-unit"),
+        pytest.param("0Gi", "", id="zero"),
+        pytest.param("-1Gi", "", id="negative"),
+        pytest.param("1e9", "", id="exponent"),
+    ],
+)
+def test_a_size_that_is_no_byte_quantity_is_refused_with_byte_examples(size: str, hint: str) -> None:
+    for storage, key in (({"size": size}, "size"), ({"type": "emptyDir", "sizeLimit": size}, "sizeLimit")):
+        (problem,) = problems(storage, secret=False)
+        assert problem.startswith(
+            f'image-registry:storage.{key}: "{size}" is not allowed; allowed: a positive byte quantity such as '
+            "20Gi, 500Mi, 1T or 1000000: a whole number of bytes"
+        )
+        assert problem.endswith(hint)
+        assert "250m" not in problem.replace(f'"{size}"', "")
+
+
+def test_cpu_and_memory_keep_kubernetes_quantities() -> None:
+    resources = {"requests": {"cpu": "250m", "memory": "0.5Gi"}, "limits": {"cpu": "1.5", "memory": "1Gi"}}
+    settings = parse_settings({"hostnames": HOSTS, "resources": json.dumps(resources)})
+    assert settings.resources.requests == {"cpu": "250m", "memory": "0.5Gi"}

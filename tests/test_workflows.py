@@ -1,4 +1,5 @@
-"""The GitHub workflows: tests on every push, previews with the policy pack on pull requests, drift on a schedule."""
+"""The GitHub workflows: tests on every push, previews with the policy pack on pull requests, drift and
+certificate renewal on a schedule."""
 
 from __future__ import annotations
 
@@ -50,10 +51,7 @@ def test_tests_run_on_every_push_and_pull_request() -> None:
 def test_previews_every_stack_with_the_policy_pack_and_comment_on_the_pull_request() -> None:
     assert set(triggers("preview.yml")) == {"pull_request"}
     (job,) = workflow("preview.yml")["jobs"].values()
-    stacks = sorted(
-        path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in PROJECT_DIR.glob("Pulumi.*.yaml")
-    )
-    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks()
     (pulumi,) = [step for step in steps("preview.yml") if step.get("uses", "").startswith("pulumi/actions@")]
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["policyPacks"] == "policy"
@@ -69,7 +67,31 @@ def test_drift_fails_when_a_refresh_finds_changes() -> None:
     assert "--expect-no-changes" in commands
 
 
-@pytest.mark.parametrize("name", ["test.yml", "preview.yml", "drift.yml"])
+def stacks() -> list[str]:
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+def test_renewal_runs_every_day_on_every_stack_with_the_least_it_needs() -> None:
+    assert set(triggers("renew.yml")) == {"schedule", "workflow_dispatch"}
+    (schedule,) = triggers("renew.yml")["schedule"]
+    minute, hour, *every_day = schedule["cron"].split()
+    # Once a day, at one time: a renewal restarts the pods.
+    assert [minute.isdigit(), hour.isdigit(), every_day] == [True, True, ["*", "*", "*"]]
+    (job,) = workflow("renew.yml")["jobs"].values()
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks()
+    assert job["permissions"] == {"contents": "read"}
+    # make renew decides what may be applied (tools/renew.py); the workflow runs nothing else of Pulumi's.
+    (renew,) = [step for step in steps("renew.yml") if "make renew" in step.get("run", "")]
+    assert renew["run"] == 'make renew STACK="$STACK"'
+    assert renew["env"]["STACK"] == "${{ matrix.stack }}"
+    assert renew["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    commands = " ".join(step.get("run", "") for step in steps("renew.yml"))
+    assert "pulumi " not in commands
+    (pulumi,) = [step for step in steps("renew.yml") if step.get("uses", "").startswith("pulumi/actions@")]
+    assert "command" not in pulumi["with"]
+
+
+@pytest.mark.parametrize("name", ["test.yml", "preview.yml", "drift.yml", "renew.yml"])
 def test_secrets_come_from_the_repository_and_actions_are_pinned(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
     for use in re.findall(r"uses: (\S+)", text):

@@ -8,7 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from components.settings.base import ConfigModel
-from components.settings.types import DnsName, IpAddress, Password, RepositoryPattern, unique
+from components.settings.types import UNIQUE_ITEMS, DnsName, IpAddress, Password, RepositoryPattern, unique
 
 HOURS = "a whole number of hours ≥ {}"
 # What each role may do; every role reads (`pull`), `admin` may also delete (when the storage allows deletes).
@@ -19,7 +19,11 @@ EVERY_REPOSITORY = "*"
 class User(ConfigModel):
     name: str = Field(pattern=r"^[^\s:]+$", description="a non-empty user name without ':' or white space")
     # Supplied through secret config; None means "generate one".
-    password: Password | None = Field(default=None, repr=False)
+    password: Password | None = Field(
+        default=None,
+        repr=False,
+        description="a secret of at most 72 bytes, printable; none: one is generated",
+    )
     access: Access = Field(
         default="push",
         description="pull (read only), push (read and write) or admin (push, and delete when storage.deleteEnabled)",
@@ -29,6 +33,7 @@ class User(ConfigModel):
         min_length=1,
         description="a non-empty list of repository names or patterns, '*' matching any characters "
         "('/' included): e.g. team-a/* or utils/busybox; ['*'] (the default) is every repository",
+        json_schema_extra=UNIQUE_ITEMS,
     )
 
     @field_validator("repositories")
@@ -49,8 +54,14 @@ class TlsSettings(ConfigModel):
     organization: str = Field(
         default="infra-services", pattern=r"\S", max_length=64, description="a non-empty string of ≤ 64 characters"
     )
-    extra_dns_names: tuple[DnsName, ...] = Field(default=(), description="a list of DNS names")
-    extra_ip_addresses: tuple[IpAddress, ...] = Field(default=(), description="a list of IP addresses")
+    extra_dns_names: tuple[DnsName, ...] = Field(
+        default=(),
+        description="a list of DNS names the certificate names too (besides the hostnames and the Service's)",
+        json_schema_extra=UNIQUE_ITEMS,
+    )
+    extra_ip_addresses: tuple[IpAddress, ...] = Field(
+        default=(), description="a list of IP addresses the certificate names too", json_schema_extra=UNIQUE_ITEMS
+    )
 
     @field_validator("server_validity_hours")
     @classmethod
@@ -75,7 +86,10 @@ class TlsSettings(ConfigModel):
 
 
 class NodeTrustSettings(ConfigModel):
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="true or false: whether the DaemonSet runs")
     # Where the nodes' container runtime reads registry CAs: containerd's certs.d (and Docker's),
     # or the directory k3s and RKE2 point their embedded containerd at.
-    platform: Literal["containerd", "k3s", "rke2"] = "containerd"
+    platform: Literal["containerd", "k3s", "rke2"] = Field(
+        default="containerd",
+        description="containerd (containerd's and Docker's certs.d), k3s or rke2: where the nodes' runtime reads CAs",
+    )

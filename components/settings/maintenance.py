@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
 from components.settings.base import ConfigModel
-
-_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_CRON_FIELD = r"[0-9*?/,\-A-Za-z]+"
-_CRON_RE = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
+from components.settings.cron import SCHEDULE_ALLOWED, check_schedule, schedule_pattern
 
 
 class GarbageCollect(ConfigModel):
-    schedule: str = Field(description="a cron schedule such as '30 3 * * 0' (five fields) or @weekly")
-    delete_untagged: bool = False
+    """A CronJob that runs `registry garbage-collect` on the storage, in a pod of its own."""
+
+    schedule: str = Field(description=SCHEDULE_ALLOWED, json_schema_extra={"pattern": schedule_pattern()})
+    delete_untagged: bool = Field(
+        default=False, description="true or false: whether manifests no tag points at are deleted too"
+    )
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, schedule: str) -> str:
-        if schedule not in _MACROS and not _CRON_RE.match(schedule):
-            raise ValueError("a cron schedule: five fields such as '30 3 * * 0', or @hourly, @daily, @weekly, …")
-        return schedule
+        return check_schedule(schedule)
 
 
 class MaintenanceSettings(ConfigModel):
-    read_only: bool = False
-    garbage_collect: GarbageCollect | None = None
+    """Read-only mode, and a scheduled garbage collection."""
+
+    read_only: bool = Field(
+        default=False, description="true or false: whether the registry refuses pushes and deletes (pulls still work)"
+    )
+    garbage_collect: GarbageCollect | None = Field(
+        default=None, description="an object {schedule, deleteUntagged}; none: no collection"
+    )
     # Says, in config, that pushes during the collection window may lose blobs.
-    allow_online_gc: bool = False
+    allow_online_gc: bool = Field(
+        default=False,
+        description="true or false: whether garbage collection may run while the registry accepts pushes "
+        "(a push during the collection may lose blobs)",
+    )

@@ -14,11 +14,20 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from components.settings.access import NodeTrustSettings, TlsSettings, User
 from components.settings.base import ConfigModel
+from components.settings.known import dependent, known
 from components.settings.maintenance import MaintenanceSettings
 from components.settings.network import IngressSettings, MetricsSettings, NamespaceName, NetworkPolicySettings
 from components.settings.scheduling import LabelKey, Resources, Toleration, affinity
 from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage, Storage
-from components.settings.types import DNS_LABEL_PATTERN, DnsName, ImageReference, problem, require_secret, unique
+from components.settings.types import (
+    DNS_LABEL_PATTERN,
+    UNIQUE_ITEMS,
+    DnsName,
+    ImageReference,
+    problem,
+    require_secret,
+    unique,
+)
 
 PROJECT = "image-registry"
 REGISTRY_PORT = 5000
@@ -29,6 +38,11 @@ DEFAULT_IMAGE = "registry:3.1.1@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7
 DEFAULT_FRONT_IMAGE = "caddy:2.10.2-alpine@sha256:4c6e91c6ed0e2fa03efd5b44747b625fec79bc9cd06ac5235a779726618e530d"
 # Namespaces Kubernetes itself owns: never created or labelled by a stack.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+OWN_NAMESPACE = (
+    f"a namespace of the stack's own, not one of {', '.join(RESERVED_NAMESPACES)} "
+    "(or set createNamespace: false to use an existing namespace as it is)"
+)
+MORE_REPLICAS = "for more replicas use storage.accessMode ReadWriteMany or storage.type s3"
 
 
 def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
@@ -41,65 +55,119 @@ def generated_pull_user_name(name: str) -> str:
 
 
 class Settings(ConfigModel):
-    """The whole stack config."""
+    """The whole stack config. A field's title says what the key is for; its description what it allows."""
 
-    create_namespace: bool = True
+    create_namespace: bool = Field(
+        default=True,
+        title="Create the namespace (labelled restricted, kept on destroy), or use an existing one untouched",
+        description="true or false",
+    )
     namespace: str = Field(
         default="kube-infra",
         pattern=DNS_LABEL_PATTERN,
+        title="The namespace the registry runs in",
         description="a DNS label: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
     )
     # The Service is named after it, and Service names are RFC 1035 labels.
     name: str = Field(
         default="image-registry",
         pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+        title="Base name of the Deployment, Service and Secrets; the Service's DNS names derive from it",
         description="a DNS label of at most 63 characters: a-z, 0-9 and '-', starting with a letter",
     )
     hostnames: tuple[DnsName, ...] = Field(
         min_length=1,
+        title="External names: the Ingress's rules and the certificate's names; the first is `registryHost`",
         description="a non-empty list of external DNS names, "
         "e.g. `pulumi config set --path 'hostnames[0]' registry.example.com`",
+        json_schema_extra=UNIQUE_ITEMS,
     )
-    storage: Storage = Field(default_factory=PvcStorage, description="an object {type: pvc | emptyDir | s3, …}")
-    replicas: int = Field(default=1, ge=1, description="an integer ≥ 1")
+    storage: Storage = Field(
+        default_factory=PvcStorage,
+        title="Where the images live: a claim, a throwaway emptyDir, or an S3 bucket",
+        description="an object {type: pvc | emptyDir | s3, …}",
+    )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        title="Registry pods; more than 1 only on storage every pod mounts",
+        description="an integer ≥ 1",
+    )
     users: tuple[User, ...] = Field(
         default=(User(name="registry"),),
         min_length=1,
+        title="Accounts: a password each (secret, or generated), a role and the repositories it may use",
         description="a non-empty list of {name, password, access, repositories} objects",
     )
-    ingress: IngressSettings = Field(default_factory=IngressSettings, description="an object {enabled, controller, …}")
-    tls: TlsSettings = Field(default_factory=TlsSettings, description="an object {caValidityHours, …}")
-    image: ImageReference = DEFAULT_IMAGE
-    front_image: ImageReference = DEFAULT_FRONT_IMAGE
+    ingress: IngressSettings = Field(
+        default_factory=IngressSettings,
+        title="The Ingress: controller, class, backend verification",
+        description="an object {enabled, controller, …}",
+    )
+    tls: TlsSettings = Field(
+        default_factory=TlsSettings,
+        title="The stack's CA and the server certificate: lifetimes, renewal, extra names",
+        description="an object {caValidityHours, …}",
+    )
+    image: ImageReference = Field(default=DEFAULT_IMAGE, title="The registry's image (registry:2.8.3 works too)")
+    front_image: ImageReference = Field(
+        default=DEFAULT_FRONT_IMAGE, title="The front's image: TLS and authentication in the registry's pod (Caddy)"
+    )
     # Paid once per credential by the front (it caches the check), and by anyone who steals the hashes.
     bcrypt_cost: int = Field(
-        default=10, ge=4, le=14, description="an integer from 4 to 14: the bcrypt cost of supplied passwords"
+        default=10,
+        ge=4,
+        le=14,
+        title="bcrypt cost of the hashes of supplied passwords (generated ones use 4)",
+        description="an integer from 4 to 14: the bcrypt cost of supplied passwords",
     )
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="an object {enabled, …}")
-    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings, description="an object {readOnly, …}")
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, title="Prometheus metrics", description="an object {enabled, …}"
+    )
+    maintenance: MaintenanceSettings = Field(
+        default_factory=MaintenanceSettings,
+        title="Read-only mode and scheduled garbage collection",
+        description="an object {readOnly, …}",
+    )
     network_policy: NetworkPolicySettings = Field(
-        default_factory=NetworkPolicySettings, description="an object {allowFrom, restrictEgress}"
+        default_factory=NetworkPolicySettings,
+        title="Who may reach the pod besides the ingress controller, and whether its egress is cut down",
+        description="an object {allowFrom, restrictEgress}",
     )
-    resources: Resources = Field(default_factory=Resources, description="an object {requests, limits}")
-    node_selector: dict[LabelKey, str] = Field(default_factory=dict, description="an object of node labels")
-    tolerations: tuple[Toleration, ...] = Field(default=(), description="a list of tolerations, as in a pod spec")
-    affinity: dict[str, Any] = Field(default_factory=dict, description="an object as a pod spec's affinity")
-    priority_class_name: DnsName | None = None
+    resources: Resources = Field(
+        default_factory=Resources,
+        title="The registry container's requests and limits",
+        description="an object {requests, limits}",
+    )
+    node_selector: dict[LabelKey, str] = Field(
+        default_factory=dict, title="Nodes the pod may run on", description="an object of node labels"
+    )
+    tolerations: tuple[Toleration, ...] = Field(
+        default=(), title="Taints the pod tolerates", description="a list of tolerations, as in a pod spec"
+    )
+    affinity: dict[str, Any] = Field(
+        default_factory=dict, title="The pod's affinity", description="an object as a pod spec's affinity"
+    )
+    priority_class_name: DnsName | None = Field(default=None, title="The pod's PriorityClass")
     node_trust: NodeTrustSettings = Field(
-        default_factory=NodeTrustSettings, description="an object {enabled, platform}"
+        default_factory=NodeTrustSettings,
+        title="A DaemonSet that makes every node's container runtime trust the CA for the hostnames",
+        description="an object {enabled, platform}",
     )
     pull_secret_namespaces: tuple[NamespaceName, ...] = Field(
-        default=(), description="namespaces that get a kubernetes.io/dockerconfigjson Secret to pull with"
+        default=(),
+        title="Namespaces that get a pull Secret (the pull-only user's credentials)",
+        description="namespaces that get a kubernetes.io/dockerconfigjson Secret to pull with",
+        json_schema_extra=UNIQUE_ITEMS,
     )
 
+    # Rules between keys read the other key through known(): when it failed, its raw value still says enough.
     @field_validator("namespace")
     @classmethod
+    @dependent
     def _not_a_system_namespace(cls, namespace: str, info: ValidationInfo) -> str:
-        if info.data.get("create_namespace") and namespace in RESERVED_NAMESPACES:
-            raise ValueError(
-                f"a namespace of the stack's own, not one of {', '.join(RESERVED_NAMESPACES)} "
-                "(or set createNamespace: false to use an existing namespace as it is)"
-            )
+        if namespace in RESERVED_NAMESPACES and known(cls, info, "create_namespace"):
+            raise ValueError(OWN_NAMESPACE)
         return namespace
 
     @field_validator("hostnames")
@@ -117,29 +185,38 @@ class Settings(ConfigModel):
 
     @field_validator("replicas")
     @classmethod
+    @dependent
     def _storage_every_pod_mounts(cls, replicas: int, info: ValidationInfo) -> int:
-        storage = info.data.get("storage")
-        if replicas > 1 and storage is not None and storage.single_pod:
+        if replicas == 1:
+            return replicas
+        storage = known(cls, info, "storage")
+        if storage.single_pod:
             what = (
                 f"storage.accessMode {storage.access_mode}"
                 if isinstance(storage, PvcStorage)
                 else "storage.type emptyDir (each pod would keep its own images)"
             )
-            raise ValueError(
-                f"1 with {what}; for more replicas use storage.accessMode ReadWriteMany or storage.type s3"
-            )
+            raise ValueError(f"1 with {what}; {MORE_REPLICAS}")
         return replicas
 
     @field_validator("users")
     @classmethod
     def _users_named_once_passwords_secret(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
         unique(tuple(user.name for user in users), "users", "user name", ".name")
-        generated = generated_pull_user_name(info.data.get("name", ""))
-        pull_users = [user for user in users if user.access == "pull"]
         for index, user in enumerate(users):
             if user.password is not None:
                 require_secret(f"users[{index}].password", f"[{index}].password", info.context)
-            if user.name == generated and not pull_users:
+        return users
+
+    @field_validator("users")
+    @classmethod
+    @dependent
+    def _generated_name_free(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
+        generated = generated_pull_user_name(known(cls, info, "name"))
+        if any(user.access == "pull" for user in users):
+            return users
+        for index, user in enumerate(users):
+            if user.name == generated:
                 raise problem(
                     f"a name other than {generated}, which the stack gives its generated pull-only user "
                     "(or give this user access: pull to have it serve as the pull-only user)",
@@ -150,16 +227,16 @@ class Settings(ConfigModel):
 
     @field_validator("tls")
     @classmethod
+    @dependent
     def _extra_names_not_derived(cls, tls: TlsSettings, info: ValidationInfo) -> TlsSettings:
-        if not {"hostnames", "name", "namespace"} <= info.data.keys():
-            return tls
-        derived = (*info.data["hostnames"], *service_dns_names(info.data["name"], info.data["namespace"]))
-        for index, name in enumerate(tls.extra_dns_names):
-            if name in derived:
+        name, namespace = known(cls, info, "name"), known(cls, info, "namespace")
+        derived = (*known(cls, info, "hostnames"), *service_dns_names(name, namespace))
+        for index, extra in enumerate(tls.extra_dns_names):
+            if extra in derived:
                 raise problem(
                     "names not already in the certificate (hostnames and the Service names are added for you)",
                     at=f".extraDnsNames[{index}]",
-                    value=name,
+                    value=extra,
                 )
         return tls
 
@@ -172,10 +249,11 @@ class Settings(ConfigModel):
 
     @field_validator("maintenance")
     @classmethod
+    @dependent
     def _collect_only_what_is_safe(cls, maintenance: MaintenanceSettings, info: ValidationInfo) -> MaintenanceSettings:
-        storage = info.data.get("storage")
-        if maintenance.garbage_collect is None or storage is None:
+        if maintenance.garbage_collect is None:
             return maintenance
+        storage = known(cls, info, "storage")
         if not storage.delete_enabled:
             why = "storage.deleteEnabled: true as well (with deletes off nothing is ever freed)"
         elif not (maintenance.read_only or maintenance.allow_online_gc):

@@ -17,13 +17,26 @@ CONTROLLER_NAMESPACES = {"traefik": "kube-system", "nginx": "ingress-nginx"}
 
 
 class IngressSettings(ConfigModel):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="true or false: whether an Ingress serves the hostnames")
     # Decides the annotations; the class is only the IngressClass's name.
-    controller: Literal["traefik", "nginx"] = "traefik"
-    class_name: DnsName = Field(default="traefik", description="the name of an IngressClass")
-    controller_namespace: NamespaceName = "kube-system"
-    verify_backend: bool = True
-    wait_for_address: bool = False
+    controller: Literal["traefik", "nginx"] = Field(
+        default="traefik", description="traefik or nginx: whose annotations the Ingress carries"
+    )
+    class_name: DnsName = Field(
+        default="traefik", description="the name of an IngressClass; by default the controller's (traefik or nginx)"
+    )
+    controller_namespace: NamespaceName = Field(
+        default="kube-system",
+        description="the namespace the controller runs in, which the NetworkPolicy lets in; "
+        "by default kube-system for traefik, ingress-nginx for nginx",
+    )
+    verify_backend: bool = Field(
+        default=True,
+        description="true or false: whether the controller verifies the pod's certificate against the stack's CA",
+    )
+    wait_for_address: bool = Field(
+        default=False, description="true or false: whether `pulumi up` waits for the Ingress's load-balancer address"
+    )
     annotations: dict[AnnotationName, str] = Field(
         default_factory=dict, description="an object of annotations: [prefix/]name keys, string values"
     )
@@ -43,12 +56,19 @@ class NetworkPolicySettings(ConfigModel):
     allow_from: tuple[NamespaceName, ...] = Field(
         default=(), description="namespaces whose pods may reach the registry directly (besides the controller's)"
     )
-    restrict_egress: bool = False
+    restrict_egress: bool = Field(
+        default=False, description="true or false: whether the pod may reach only DNS and its S3 store"
+    )
 
 
 class MetricsSettings(ConfigModel):
-    enabled: bool = False
-    service_monitor: bool = False
+    enabled: bool = Field(
+        default=False,
+        description="true or false: whether the registry serves Prometheus metrics (Service port metrics)",
+    )
+    service_monitor: bool = Field(
+        default=False, description="true or false: whether a ServiceMonitor (Prometheus Operator) scrapes them"
+    )
     allow_from: tuple[NamespaceName, ...] = Field(
         default=("monitoring",), description="namespaces whose pods may scrape the metrics port"
     )

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.settings.errors import SettingsError, problems_of
+from components.settings.known import RAW_CONFIG
 from components.settings.models import Settings
 
 # Keys whose values are plain text (the engine hands every value over as text).
@@ -29,7 +30,8 @@ def parse_settings(
     Raises SettingsError listing every problem.
     """
     data = {key: _decode(key, text) for key, text in raw.items() if text is not None}
-    context = {"secret_keys": frozenset(secret_keys), "plain_leaves": frozenset(plain_leaves)}
+    # The raw config too: rules between keys read what a key that failed still says (known.py).
+    context = {"secret_keys": frozenset(secret_keys), "plain_leaves": frozenset(plain_leaves), RAW_CONFIG: data}
     try:
         return Settings.model_validate_json(json.dumps(data), context=context)
     except ValidationError as error:

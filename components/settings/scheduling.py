@@ -16,10 +16,12 @@ AFFINITY_KINDS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
 
 class Resources(ConfigModel):
     requests: dict[ResourceName, Quantity] = Field(
-        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"}, description="an object such as {cpu: 100m}"
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"},
+        description="an object of resource names and quantities, such as {cpu: 100m, memory: 128Mi}",
     )
     limits: dict[ResourceName, Quantity] = Field(
-        default_factory=lambda: {"cpu": "1", "memory": "512Mi"}, description="an object such as {memory: 512Mi}"
+        default_factory=lambda: {"cpu": "1", "memory": "512Mi"},
+        description="an object of resource names and quantities, such as {cpu: 2, memory: 1Gi}",
     )
 
     @model_validator(mode="after")
@@ -32,10 +34,12 @@ class Resources(ConfigModel):
 
 
 class Toleration(ConfigModel):
-    key: LabelKey | None = None
-    operator: Literal["Exists", "Equal"] = "Equal"
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    key: LabelKey | None = Field(default=None, description="a taint's key; none: every key (with operator Exists)")
+    operator: Literal["Exists", "Equal"] = Field(default="Equal", description="Equal or Exists")
+    value: str | None = Field(default=None, description="the taint's value (with operator Equal)")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="NoSchedule, PreferNoSchedule or NoExecute; none: every effect"
+    )
     toleration_seconds: int | None = Field(default=None, ge=0, description="a whole number of seconds ≥ 0")
 
     @model_validator(mode="after")

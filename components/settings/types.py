@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 # One DNS label (RFC 1123): what a namespace's name is.
 DNS_LABEL_PATTERN = rf"^{_LABEL}$"
 _DNS_NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
-_QUANTITY_RE = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-_UNITS |= {f"{unit}i": 1024.0 ** (index + 1) for index, unit in enumerate("KMGTPE")}
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# The same rule for the JSON Schema (Python's and editors' regex alike): at most 253 characters, not an IPv4
+# address (an IPv6 one has ':', which no label has).
+DNS_NAME_PATTERN = rf"^(?=.{{1,253}}$)(?!({_OCTET}\.){{3}}{_OCTET}$){_LABEL}(\.{_LABEL})*$"
+DNS_NAME_ALLOWED = (
+    "a lowercase DNS name, not an IP address: dot-separated labels of a-z, 0-9 and '-', "
+    "each 1-63 characters, not starting or ending with '-', 253 characters in all"
+)
+_BINARY = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL = ("k", "M", "G", "T", "P", "E")
+_UNITS = {"m": Fraction(1, 1000)}
+_UNITS |= {unit: Fraction(1024) ** (index + 1) for index, unit in enumerate(_BINARY)}
+_UNITS |= {unit: Fraction(1000) ** (index + 1) for index, unit in enumerate(_DECIMAL)}
+_NUMBER = r"[0-9]+(\.[0-9]+)?"
+_SIZE_UNIT = "|".join((*_BINARY, *_DECIMAL))
+_QUANTITY_RE = re.compile(rf"^(?P<number>{_NUMBER})(?P<unit>{_SIZE_UNIT}|m)?$")
+_NOT_ZERO = r"(?!0*(\.0*)?[a-zA-Z]*$)"
+_QUANTITY_PATTERN = rf"^{_NOT_ZERO}{_NUMBER}({_SIZE_UNIT}|m)?$"
+# A size: no milli, and a unit or a whole number (only the program refuses 1.3Ki, a fraction of a byte).
+BYTE_QUANTITY_PATTERN = rf"^{_NOT_ZERO}({_NUMBER}({_SIZE_UNIT})|[0-9]+)$"
+QUANTITY_ALLOWED = "a positive Kubernetes quantity such as 250m or 2 (CPU) or 512Mi (memory)"
+BYTES_ALLOWED = (
+    "a positive byte quantity such as 20Gi, 500Mi, 1T or 1000000: a whole number of bytes, "
+    "units Ki, Mi, Gi, Ti, Pi, Ei or k, M, G, T, P, E"
+)
+# The JSON Schema of a list whose items must differ (each has a validator calling unique() too).
+UNIQUE_ITEMS: JsonDict = {"uniqueItems": True}
 _IMAGE_RE = re.compile(
     r"^([a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
@@ -51,10 +77,7 @@ def _dns_name(name: str) -> str:
         return name
     if _DNS_NAME_RE.match(name.lower()):
         raise ValueError(f"a lowercase DNS name (write {name.lower()!r})")
-    raise ValueError(
-        "a DNS name: dot-separated labels of a-z, 0-9 and '-', "
-        "each 1-63 characters, not starting or ending with '-', 253 characters in all"
-    )
+    raise ValueError(DNS_NAME_ALLOWED)
 
 
 def _ip_address(text: str) -> str:
@@ -64,18 +87,46 @@ def _ip_address(text: str) -> str:
         raise ValueError("an IPv4 or IPv6 address") from None
 
 
-def _quantity(text: str) -> str:
+def _amount(text: str) -> Fraction | None:
+    """A quantity's exact value (fractions, not floats: 1.1Ki is not a whole number of bytes), or None."""
     match = _QUANTITY_RE.match(text)
-    if not match or float(match.group("number")) <= 0:
-        raise ValueError("a positive Kubernetes quantity such as 20Gi, 500Mi or 250m")
+    if not match:
+        return None
+    return Fraction(match.group("number")) * _UNITS.get(match.group("unit") or "", Fraction(1))
+
+
+def _quantity(text: str) -> str:
+    amount = _amount(text)
+    if amount is None or amount <= 0:
+        raise ValueError(QUANTITY_ALLOWED)
     return text
+
+
+def _byte_quantity(text: str) -> str:
+    amount = _amount(text)
+    if amount is not None and amount > 0 and amount.denominator == 1 and not text.endswith("m"):
+        return text
+    raise ValueError(BYTES_ALLOWED + _bytes_hint(text, amount))
+
+
+def _bytes_hint(text: str, amount: Fraction | None) -> str:
+    """What was probably meant, for the mistakes people make with sizes."""
+    stem = text[:-1]
+    if text.endswith("B") and _amount(stem) is not None:
+        binary = f" or {stem[:-1]}{stem[-1].upper()}i" if stem[-1:] in _DECIMAL else ""
+        return f" (write {stem}{binary}: Kubernetes sizes have no B)"
+    if amount is not None and text.endswith("m"):
+        return " (m is a thousandth: not a size)"
+    if amount is not None and amount.denominator != 1:
+        return " (not a whole number of bytes)"
+    return ""
 
 
 def quantity_value(text: str) -> float:
     """A valid quantity as a number (to compare requests with limits)."""
-    match = _QUANTITY_RE.match(text)
-    assert match is not None
-    return float(match.group("number")) * _UNITS.get(match.group("unit") or "", 1.0)
+    amount = _amount(text)
+    assert amount is not None
+    return float(amount)
 
 
 def _image(reference: str) -> str:
@@ -109,15 +160,40 @@ def _password(password: str) -> str:
     return password
 
 
-DnsName = Annotated[str, AfterValidator(_dns_name), Field(description="a DNS name")]
+# The JSON Schema carries the same rules as patterns (where a regex can say them): editors and `make lint`
+# check the stack files with them.
+DnsName = Annotated[
+    str,
+    AfterValidator(_dns_name),
+    Field(description=DNS_NAME_ALLOWED, json_schema_extra={"pattern": DNS_NAME_PATTERN}),
+]
 IpAddress = Annotated[str, AfterValidator(_ip_address), Field(description="an IPv4 or IPv6 address")]
-Quantity = Annotated[str, AfterValidator(_quantity), Field(description="a Kubernetes quantity such as 20Gi")]
+Quantity = Annotated[
+    str,
+    AfterValidator(_quantity),
+    Field(description=QUANTITY_ALLOWED, json_schema_extra={"pattern": _QUANTITY_PATTERN}),
+]
+ByteQuantity = Annotated[
+    str,
+    AfterValidator(_byte_quantity),
+    Field(description=BYTES_ALLOWED, json_schema_extra={"pattern": BYTE_QUANTITY_PATTERN}),
+]
 ImageReference = Annotated[str, AfterValidator(_image), Field(description="an image reference pinned by tag or digest")]
 RepositoryPattern = Annotated[
-    str, AfterValidator(_repository_pattern), Field(description="a repository name or pattern such as team-a/*")
+    str,
+    AfterValidator(_repository_pattern),
+    Field(
+        description="a repository name or pattern such as team-a/*",
+        json_schema_extra={"pattern": _REPOSITORY_PATTERN_RE.pattern, "maxLength": 255},
+    ),
 ]
 Password = Annotated[str, AfterValidator(_password), WithJsonSchema(SECURE_VALUE_SCHEMA)]
 SecretText = Annotated[str, Field(min_length=1), WithJsonSchema(SECURE_VALUE_SCHEMA)]
+
+
+def secret_advice(path: str) -> str:
+    """What is allowed for a secret leaf found in plain text (the program and the stack-file check say it alike)."""
+    return f"a secret, set with `pulumi config set --secret --path '{path}' …` (it is stored in plain text)"
 
 
 def require_secret(path: str, at: str, context: Any) -> None:
@@ -125,11 +201,7 @@ def require_secret(path: str, at: str, context: Any) -> None:
     context = context or {}
     top = path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
     if path in context.get("plain_leaves", ()) or top not in context.get("secret_keys", ()):
-        raise problem(
-            f"a secret, set with `pulumi config set --secret --path '{path}' …` (it is stored in plain text)",
-            at=at,
-            show=False,
-        )
+        raise problem(secret_advice(path), at=at, show=False)
 
 
 def unique(values: tuple[Any, ...], key: str, what: str = "name", field: str = "") -> tuple[Any, ...]:

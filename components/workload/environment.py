@@ -112,6 +112,6 @@ def _s3(storage: S3Storage) -> dict[str, str]:
 
 
 def _config_map_key(variable: str) -> str:
-    """REGISTRY_HTTP_TLS_KEY -> httpTlsKey: the seed's naming of ConfigMap keys."""
+    """REGISTRY_HTTP_TLS_KEY -> httpTlsKey: the manual install's naming of ConfigMap keys."""
     words = variable.removeprefix("REGISTRY_").lower().split("_")
     return words[0] + "".join(word.capitalize() for word in words[1:])

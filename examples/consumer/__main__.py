@@ -6,6 +6,8 @@ import pulumi_kubernetes as k8s
 config = pulumi.Config()
 registry = pulumi.StackReference(config.require("registryStack"))
 namespace_name = config.get("namespace") or "apps"
+# A repository and a pinned tag (or digest) that you pushed to the registry: never `latest`.
+repository_image = config.get("image") or "utils/busybox:1.36.1"
 
 namespace = k8s.core.v1.Namespace("apps", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name))
 # The pull-only user's credentials (a copy of them cannot push); a secret output stays one in this stack's state.
@@ -15,7 +17,7 @@ pull_secret = k8s.core.v1.Secret(
     type="kubernetes.io/dockerconfigjson",
     string_data={".dockerconfigjson": registry.require_output("pullDockerConfigJson")},
 )
-image = pulumi.Output.concat(registry.require_output("registryHost"), "/utils/busybox:latest")
+image = pulumi.Output.concat(registry.require_output("registryHost"), "/", repository_image)
 labels = {"app.kubernetes.io/name": "busybox"}
 k8s.apps.v1.Deployment(
     "busybox",

@@ -12,6 +12,7 @@ import pytest
 
 from harness.accounts import front_accounts
 from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
+from policy.policies import containers_without_limits, unpinned_images
 from tests.front_routes import PASSED, caddy_config, decide
 
 CONSUMER_DIR = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ def test_its_credentials_are_ones_the_registry_accepts_for_pulls_only(
 def test_the_workload_pulls_from_the_registry_with_the_secret(consumer: ProgramRun, registry: ProgramRun) -> None:
     pod = consumer.manifest("Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == f"{registry.outputs['registryHost']}/utils/busybox:latest"
+    assert container["image"] == f"{registry.outputs['registryHost']}/utils/busybox:1.36.1"
     assert pod["imagePullSecrets"] == [{"name": pull_secret(consumer)["metadata"]["name"]}]
     assert consumer.outputs["image"] == container["image"]
 
@@ -79,3 +80,9 @@ def test_no_credential_reaches_a_plain_input_or_output(consumer: ProgramRun, reg
         for name, value in consumer.outputs.items():
             if name not in consumer.secret_outputs:
                 assert password not in json.dumps(value), name
+
+
+def test_the_policy_pack_accepts_the_consumers_workload(consumer: ProgramRun) -> None:
+    (deployment,) = consumer.of_type("kubernetes:apps/v1:Deployment")
+    assert unpinned_images(deployment.type, deployment.plain_outputs) == []
+    assert containers_without_limits(deployment.type, deployment.plain_outputs) == []

@@ -47,6 +47,7 @@ help:
 	@echo "make outputs  the stack's outputs, secrets hidden (pulumi stack output --json)"
 	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: docs/operations.md)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
+	@echo "make lint     ruff, mypy, the stack files against their schema, the workflows (what make test runs first)"
 	@echo "make bench    the secured registry against the plain one, and the program's cost: bench/RESULTS.md"
 	@echo "make schema   regenerate the stack-config JSON Schema and docs/configuration.md from the settings models"
 	@echo "STACK=prod make up   works on another stack"

@@ -41,7 +41,7 @@ def project_config(config: dict[str, str]) -> dict[str, str]:
     return {key.removeprefix("image-registry:"): value for key, value in config.items()}
 
 
-def test_dev_stack_config_is_the_seed_lab() -> None:
+def test_dev_stack_config_is_the_manual_install_lab() -> None:
     settings = parse_settings(project_config(dev_config()))
     assert settings.namespace == "kube-infra"
     assert settings.create_namespace is True

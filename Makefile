@@ -132,6 +132,6 @@ schema: $(VENV)/.runtime
 test: $(VENV)/.dev $(CHECKOV_VENV)/.installed debian-packages lint
 	$(VENV)/bin/python -m pytest
 
-# A quarter of an hour, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
+# About seven minutes, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
 bench: $(VENV)/.dev debian-packages
 	$(VENV)/bin/python -m bench

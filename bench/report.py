@@ -16,7 +16,7 @@ from bench.scale import Scale
 from bench.small_requests import Case
 from bench.stats import ratio
 from bench.transfers import APART, BEFORE, DIRECTIONS, PARTS, PLAIN, SECURED, SHARED, Throughput
-from harness.pod_sandbox import CADDY_BINARY
+from harness.pod_roots import CADDY_BINARY
 
 REQUEST_GOAL, TRANSFER_GOAL, EVALUATION_GOAL = 60.0, 80.0, 1.5
 

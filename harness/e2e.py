@@ -16,7 +16,8 @@ from components.settings.models import DEFAULT_FRONT_IMAGE, service_dns_names
 from harness.doubles import FaithfulMocks, ProgramRun
 from harness.images import build_random_image
 from harness.pod_layout import PodLayout
-from harness.pod_sandbox import CADDY_BINARY, Sandbox
+from harness.pod_roots import CADDY_BINARY
+from harness.pod_sandbox import Sandbox
 
 REQUIRED_TOOLS = (
     "docker-registry",

@@ -25,7 +25,8 @@ from pathlib import Path
 from harness.doubles import ProgramRun
 from harness.e2e import Registry
 from harness.pod_layout import IMAGE_PATH, PodLayout
-from harness.pod_sandbox import CLIENT_ROOT, INGRESS_PORT, INSIDE, Sandbox
+from harness.pod_roots import CLIENT_ROOT, INGRESS_PORT, INSIDE
+from harness.pod_sandbox import Sandbox
 
 # The node's link to the pod: 10.244.<index>.1 on the node, .2 in the pod (see Sandbox.connect).
 LINK_INDEX = 13

@@ -22,7 +22,8 @@ from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from harness.e2e import Registry, require_tools, running_registry
 from harness.images import build_random_image
 from harness.pod_layout import PodLayout
-from harness.pod_sandbox import CLIENT_PATH, INSIDE, Sandbox
+from harness.pod_roots import INSIDE
+from harness.pod_sandbox import CLIENT_PATH, Sandbox
 
 BUCKET = "registry"
 STORE_ADDRESS = "10.244.1.2"  # the store's end of its link to the pod

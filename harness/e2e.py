@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.settings.models import DEFAULT_FRONT_IMAGE, service_dns_names
+from components.settings.project import DEFAULT_FRONT_IMAGE, service_dns_names
 from harness.doubles import FaithfulMocks, ProgramRun
 from harness.images import build_random_image
 from harness.pod_layout import PodLayout

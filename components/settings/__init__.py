@@ -3,16 +3,10 @@
 from components.settings.access import NodeTrustSettings, TlsSettings, User
 from components.settings.errors import SettingsError
 from components.settings.maintenance import GarbageCollect, MaintenanceSettings
-from components.settings.models import (
-    DEFAULT_FRONT_IMAGE,
-    DEFAULT_IMAGE,
-    METRICS_PORT,
-    PROJECT,
-    REGISTRY_PORT,
-    Settings,
-)
+from components.settings.models import Settings
 from components.settings.network import IngressSettings, MetricsSettings, NetworkPolicySettings
 from components.settings.parse import parse_settings
+from components.settings.project import DEFAULT_FRONT_IMAGE, DEFAULT_IMAGE, METRICS_PORT, PROJECT, REGISTRY_PORT
 from components.settings.scheduling import Resources, Toleration
 from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage
 

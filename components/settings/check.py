@@ -32,8 +32,8 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from components.settings.errors import message
-from components.settings.models import PROJECT
 from components.settings.parse import ALWAYS_HIDDEN
+from components.settings.project import PROJECT
 from components.settings.schema import SCHEMA_FILE
 from components.settings.types import SECURE_VALUE_SCHEMA, secret_advice
 

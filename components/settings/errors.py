@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from components.settings.models import PROJECT, Settings
+from components.settings.models import Settings
+from components.settings.project import PROJECT
 
 HIDDEN = "(value hidden)"
 # What is allowed, by error type, where the key has no description of its own.

@@ -22,7 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter, WithJsonSchema
 from pydantic.fields import FieldInfo
 
-from components.settings.models import PROJECT, Settings
+from components.settings.models import Settings
+from components.settings.project import PROJECT
 from components.settings.schema import SCHEMA_FILE, SCHEMA_LIMITS
 from components.settings.types import SECURE_VALUE_SCHEMA
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from components.settings.models import MORE_REPLICAS, OWN_NAMESPACE, PROJECT, RESERVED_NAMESPACES, Settings
+from components.settings.models import Settings
+from components.settings.project import MORE_REPLICAS, OWN_NAMESPACE, PROJECT, RESERVED_NAMESPACES
 from components.settings.types import SECURE_VALUE_SCHEMA
 
 SCHEMA_FILE = Path(__file__).with_name("stack-config.schema.json")

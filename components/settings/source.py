@@ -10,8 +10,9 @@ import pulumi
 import yaml
 
 from components.settings.errors import SettingsError
-from components.settings.models import PROJECT, Settings
+from components.settings.models import Settings
 from components.settings.parse import parse_settings
+from components.settings.project import PROJECT
 
 _PREFIX = f"{PROJECT}:"
 KNOWN_KEYS = tuple(info.alias or name for name, info in Settings.model_fields.items())

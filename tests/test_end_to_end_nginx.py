@@ -10,6 +10,7 @@ push without `proxy-body-size: "0"` meets ingress-nginx's 1m default (413).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,5 +108,10 @@ def test_the_log_names_the_client_the_ingress_controller_saw(registry: Registry)
     # The front trusts X-Forwarded-For because nginx showed it the ingress controller's client certificate.
     assert last["client"] == "127.0.0.7"
     assert last["request"]["remote_ip"] == "127.0.0.1", "the hop itself: nginx"
-    # The registry's own log gets the same client (the front's X-Forwarded-For).
-    assert "http.request.remoteaddr=127.0.0.7" in registry.sandbox.registry_log.read_text()
+    # The registry's own log gets the same client (the front's X-Forwarded-For): on its errors, a missing tag.
+    missing = f"https://{host}/v2/ci/other/manifests/missing"
+    assert registry.curl(missing, "-u", registry.credentials(), "--interface", "127.0.0.7")[1] == "404"
+    deadline = time.monotonic() + 10
+    while "http.request.remoteaddr=127.0.0.7" not in registry.sandbox.registry_log.read_text():
+        assert time.monotonic() < deadline, "the registry's log never named the client"
+        time.sleep(0.1)

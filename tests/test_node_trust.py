@@ -70,12 +70,24 @@ def test_the_files_it_writes(run_with: RunProgram) -> None:
     assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("true", "/host/docker")
 
 
-def test_on_k3s_only_the_ca_in_k3s_own_directory(run_with: RunProgram) -> None:
+def host_paths(run: ProgramRun) -> dict[str, str]:
+    """Node directory -> where the DaemonSet's container has it."""
+    pod = daemon_pod(run)
+    (container,) = pod["containers"]
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    return {volume["hostPath"]["path"]: mounts[volume["name"]] for volume in pod["volumes"] if "hostPath" in volume}
+
+
+def test_on_k3s_only_the_ca_in_k3s_own_directory_and_one_of_its_own(run_with: RunProgram) -> None:
     run = run_with(nodeTrust={"enabled": True, "platform": "k3s"})
-    host_paths = {volume["hostPath"]["path"] for volume in daemon_pod(run)["volumes"] if "hostPath" in volume}
-    assert host_paths == {"/var/lib/rancher/k3s/agent/etc/containerd/certs.d"}
+    paths = host_paths(run)
+    assert set(paths) == {"/var/lib/rancher/k3s/agent/etc/containerd/certs.d", "/etc/rancher/k3s/image-registry"}
     env = environment(run)
     assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("", "")
+    assert env["CA_DIR"] == paths["/etc/rancher/k3s/image-registry"]
+    # Ready when the file registries.yaml names holds the current CA.
+    (container,) = daemon_pod(run)["containers"]
+    assert container["readinessProbe"]["exec"]["command"] == ["cmp", "-s", "/config/ca.crt", f"{env['CA_DIR']}/ca.crt"]
 
 
 def test_a_new_ca_rolls_the_daemon_set(run_with: RunProgram) -> None:
@@ -110,11 +122,14 @@ def registries_yaml(run: ProgramRun) -> dict[str, Any]:
 @pytest.mark.parametrize("platform", ["k3s", "rke2"])
 def test_registries_yaml_points_k3s_at_the_ca_the_daemon_set_writes(run_with: RunProgram, platform: str) -> None:
     run = run_with(nodeTrust={"enabled": True, "platform": platform})
-    (host_dir,) = [volume["hostPath"]["path"] for volume in daemon_pod(run)["volumes"] if "hostPath" in volume]
-    assert host_dir == f"/var/lib/rancher/{platform}/agent/etc/containerd/certs.d"
+    certs_dir = f"/var/lib/rancher/{platform}/agent/etc/containerd/certs.d"
+    ca_dir = f"/etc/rancher/{platform}/image-registry"
+    assert set(host_paths(run)) == {certs_dir, ca_dir}
     assert registries_yaml(run) == {
-        "configs": {host: {"tls": {"ca_file": f"{host_dir}/{host}/ca.crt"}} for host in run.outputs["hostnames"]}
+        "configs": {host: {"tls": {"ca_file": f"{ca_dir}/ca.crt"}} for host in run.outputs["hostnames"]}
     }
+    # k3s removes <certs.d>/<host> of every host it lists at each start: the CA it names lies elsewhere.
+    assert not ca_dir.startswith(certs_dir)
     assert run.outputs["k3sRegistriesYaml"].startswith(f"# /etc/rancher/{platform}/registries.yaml on every node\n")
     assert run.outputs["password"] not in run.outputs["k3sRegistriesYaml"]
 

@@ -15,21 +15,38 @@ stack says whatever file the image or a custom command points at.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import yaml
 
 from components.settings import METRICS_PORT, S3Storage, Settings
-from components.workload.front_config import DRAIN_SECONDS, UPSTREAM
+from components.workload.front_config import DRAIN_SECONDS, UPLOAD_TOKEN, UPSTREAM
 
 DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/registry/config"
 CONFIG_KEY = "config.yml"
 CONFIG_FILE = f"{CONFIG_DIR}/{CONFIG_KEY}"
+# The registry's scratch directory (an emptyDir): its log's pipe, and what the storage driver writes there.
+SCRATCH_DIR = "/tmp"
 S3_CREDENTIALS_DIR = "/etc/registry/s3"
 S3_CREDENTIALS_KEY = "credentials"
 # An empty YAML string: the only value that turns the cache off without a warning (2.8 and 3.x).
 NO_CACHE = '""'
+
+
+# Whoever has an upload's `_state` token may act on the upload (send its data, complete or cancel it): the
+# registry's output goes through awk, which removes every `_state=…` (its name as Go would decode it) and
+# writes each line at once. busybox's awk, which both images have (mawk, say, would read its input a block
+# at a time and hold lines back). The registry stays the container's main process (`exec`: it gets signals).
+_TOKEN = "".join(f"({re.escape(char)}|%{ord(char):02X})" for char in UPLOAD_TOKEN).replace("%5F", "%5[Ff]")
+LOG_FILTER = f"""set -eu
+log={SCRATCH_DIR}/registry-log-$$
+rm -f "$log"
+mkfifo -m 600 "$log"
+busybox awk '{{ gsub(/{_TOKEN}=[^&" ]*/, ""); print; fflush() }}' <"$log" &
+exec registry serve "$@" >"$log" 2>&1
+"""
 
 
 @dataclass(frozen=True)
@@ -55,11 +72,19 @@ def registry_settings(settings: Settings) -> tuple[RegistrySetting, ...]:
         "REGISTRY_HTTP_HEADERS": json.dumps({"X-Content-Type-Options": ["nosniff"]}),
         **_debug_listener(settings),
         **_storage(settings),
-        "REGISTRY_LOG_LEVEL": "info",
+        **_logging(),
         # registry 3.0.x images try to export traces unless told not to.
         "OTEL_TRACES_EXPORTER": "none",
     }
     return tuple(RegistrySetting(variable, _config_map_key(variable), value) for variable, value in values.items())
+
+
+def _logging() -> dict[str, str]:
+    """Warnings and errors only (a storage failure, an error answered), no line per request (its access log,
+    its `info` "response completed" lines): the front's access log is the record of every request. Every line
+    of a request names its URL, an upload's `_state` token and all, even an error's (a cancelled upload logs
+    one): `LOG_FILTER` takes the token out of what remains."""
+    return {"REGISTRY_LOG_LEVEL": "warn", "REGISTRY_LOG_ACCESSLOG_DISABLED": "true"}
 
 
 def _debug_listener(settings: Settings) -> dict[str, str]:

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.kube import container_security
 from components.settings import REGISTRY_PORT, Settings
-from components.workload.front_config import ADMIN_SOCKET, TLS_DIR, TMP_DIR
+from components.workload.front_config import ADMIN_SOCKET, DRAIN_SECONDS, TLS_DIR, TMP_DIR
 
 CONFIG_DIR = "/etc/caddy/config"
 CONFIG_KEY = "caddy.json"
@@ -27,6 +27,10 @@ CONFIG_KEY = "caddy.json"
 # It ends with the front, whose process it follows (`exec`: Caddy is the container's main process and gets
 # its signals).
 RELOAD_INTERVAL_SECONDS = 5
+# `caddy reload` waits for as long as the admin socket does not answer. A reload answers once the old
+# config's requests have drained (up to the grace period) and it is applied; past that, the front is stuck:
+# the reload is given up, and the same file offered again later, so that no reload blocks the next ones.
+RELOAD_TIMEOUT_SECONDS = DRAIN_SECONDS + 30
 RELOAD_SCRIPT = f"""set -u
 config={CONFIG_DIR}/{CONFIG_KEY}
 tried={TMP_DIR}/caddy-tried.json
@@ -35,7 +39,13 @@ cp -f "$config" "$tried"
 (
   while sleep {RELOAD_INTERVAL_SECONDS} && kill -0 "$front" 2>/dev/null; do
     if ! cmp -s "$config" "$tried" && cp -f "$config" "$tried"; then
-      caddy reload --config "$tried" --address "unix/{ADMIN_SOCKET}" || echo "front: kept the running config" >&2
+      timeout {RELOAD_TIMEOUT_SECONDS} caddy reload --config "$tried" --address "unix/{ADMIN_SOCKET}"
+      case $? in
+        0) ;;
+        # timeout's own status (124), or busybox's: the reload's, killed by SIGTERM (143).
+        124|143) echo "front: no answer to the reload in {RELOAD_TIMEOUT_SECONDS}s" >&2; rm -f "$tried" ;;
+        *) echo "front: kept the running config" >&2 ;;
+      esac
     fi
   done
 ) &

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.kube import container_security
 from components.settings import METRICS_PORT, REGISTRY_PORT, Settings, Toleration
-from components.workload.environment import CONFIG_DIR, CONFIG_FILE, RegistrySetting
+from components.workload.environment import CONFIG_DIR, CONFIG_FILE, LOG_FILTER, SCRATCH_DIR, RegistrySetting
 from components.workload.front import front_container, front_volumes
 from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS, UPSTREAM
 
@@ -105,14 +105,18 @@ def registry_container(
         name=name,
         image=pod.settings.image,
         image_pull_policy="IfNotPresent",
-        # The image's entrypoint serves a *.yml argument (2.x and 3.x images alike).
+        # Serving: `registry serve <config>` (as both images' entrypoint does with a *.yml argument), its log
+        # filtered (LOG_FILTER). Another command: the image's entrypoint on `args`.
+        command=["/bin/sh", "-c", LOG_FILTER, "registry"] if serving else None,
         args=[CONFIG_FILE] if serving else args,
         ports=ports if serving and pod.settings.metrics.enabled else None,
-        env=_environment(pod),
+        # Another command logs what it does at `info` (the garbage collector: each blob it deletes); no request
+        # reaches it, so no token.
+        env=_environment(pod, {} if serving else {"REGISTRY_LOG_LEVEL": "info"}),
         volume_mounts=[
             *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
             k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SCRATCH_DIR),
         ],
         readiness_probe=k8s.core.v1.ProbeArgs(exec_=answers, period_seconds=10, failure_threshold=3)
         if serving
@@ -136,8 +140,9 @@ def registry_container(
     )
 
 
-def _environment(pod: PodInputs) -> list[k8s.core.v1.EnvVarArgs]:
-    return [
+def _environment(pod: PodInputs, values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+    """The ConfigMap's settings, but those `values` sets (as literal values)."""
+    from_config_map = [
         k8s.core.v1.EnvVarArgs(
             name=setting.variable,
             value_from=k8s.core.v1.EnvVarSourceArgs(
@@ -145,7 +150,9 @@ def _environment(pod: PodInputs) -> list[k8s.core.v1.EnvVarArgs]:
             ),
         )
         for setting in pod.environment
+        if setting.variable not in values
     ]
+    return [*from_config_map, *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items())]
 
 
 def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:

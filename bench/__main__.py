@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import abuse, evaluation, hashing, scale, small_requests, transfers
+from bench import abuse, engine, evaluation, hashing, scale, small_requests, transfers
 from bench.abuse import Volume
 from bench.report import Results, markdown
 from bench.small_requests import Load
@@ -68,6 +68,7 @@ def run(profile: Profile, command: str) -> Results:
             throughputs = transfers.measure(registry, profile.transfer_mib, 4, profile.runs)
         evaluations = evaluation.measure(profile.users, profile.runs, workspace)
         abuses = abuse.measure(workspace / "abuse", profile.abuse, profile.runs)
+        engine_times = engine.measure(profile.runs, workspace)
     hash_costs = hashing.measure((4, *profile.costs), profile.runs)
     return Results(
         command,
@@ -79,6 +80,7 @@ def run(profile: Profile, command: str) -> Results:
         scale.measure(),
         hash_costs,
         abuses,
+        engine_times,
     )
 
 

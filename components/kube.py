@@ -7,6 +7,10 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+# The stack owns its objects' fields: a change made beside it (`kubectl scale`, `kubectl edit`) is drift that the
+# next `pulumi up` undoes. Without this, server-side apply refuses with a field conflict and the up fails.
+OWNED_BY_THE_STACK = {"pulumi.com/patchForce": "true"}
+
 
 def labels_for(name: str) -> dict[str, str]:
     return {
@@ -30,7 +34,10 @@ def object_metadata(
     """A fixed name (`base_name`, or `base_name-suffix`) when a suffix is given; else Pulumi auto-names."""
     name = None if suffix is None else (base_name if suffix == "" else f"{base_name}-{suffix}")
     return k8s.meta.v1.ObjectMetaArgs(
-        name=name, namespace=namespace, labels=labels_for(base_name), annotations=annotations
+        name=name,
+        namespace=namespace,
+        labels=labels_for(base_name),
+        annotations={**OWNED_BY_THE_STACK, **(annotations or {})},
     )
 
 

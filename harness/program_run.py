@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,3 +107,10 @@ class ProgramRun:
         found = [item for item in self.manifests() if item["kind"] == kind]
         assert len(found) == 1, f"expected one {kind}, found {len(found)}"
         return found[0]
+
+
+def secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    """A Secret's values as its volumes and `secretKeyRef`s show them: its `data`, decoded (the provider keeps
+    a Secret's `stringData` there, base64), and any `stringData` of a manifest not checked yet."""
+    decoded = {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+    return {**decoded, **(secret.get("stringData") or {})}

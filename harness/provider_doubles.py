@@ -229,10 +229,15 @@ def random_bytes(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def kubernetes_object(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The provider's auto-naming: `<resource name>-<8 hex>` when metadata.name is absent."""
+    """The provider's auto-naming (`<resource name>-<8 hex>` when metadata.name is absent), and its Check of a
+    Secret: `stringData` moved into `data`, base64, which is what the engine keeps and a policy pack sees."""
     metadata = dict(inputs.get("metadata") or {})
     metadata.setdefault("name", f"{name}-{secrets.token_hex(4)}")
-    return {**inputs, "metadata": metadata}
+    checked = {**inputs, "metadata": metadata}
+    if "stringData" in checked:
+        encoded = {key: base64.b64encode(value.encode()).decode() for key, value in checked.pop("stringData").items()}
+        checked["data"] = {**(checked.get("data") or {}), **encoded}
+    return checked
 
 
 CREATORS = {

@@ -154,14 +154,20 @@ def _literal(text: str) -> str:
     return text.replace("\\{", "{").replace("\\}", "}")
 
 
+def secret_document(props: Mapping[str, Any], key: str) -> Any:
+    """A Secret's JSON value under `key`, from `stringData` or base64 `data`: the engine hands the pack what the
+    provider checked, and pulumi-kubernetes moves `stringData` into `data` (None when unknown or not JSON)."""
+    text = (props.get("stringData") or {}).get(key)
+    encoded = (props.get("data") or {}).get(key)
+    try:
+        return json.loads(text if text is not None else base64.b64decode(encoded or ""))
+    except (ValueError, TypeError):
+        return None
+
+
 def docker_config_users(props: Mapping[str, Any]) -> list[str]:
     """The user names a dockerconfigjson Secret carries (none when its data is not known yet)."""
-    text = (props.get("stringData") or {}).get(DOCKER_CONFIG_KEY)
-    encoded = (props.get("data") or {}).get(DOCKER_CONFIG_KEY)
-    try:
-        document = json.loads(text if text is not None else base64.b64decode(encoded or ""))
-    except (ValueError, TypeError):
-        return []
+    document = secret_document(props, DOCKER_CONFIG_KEY)
     auths = document.get("auths") or {} if isinstance(document, dict) else {}
     return sorted({str(entry.get("username") or base64.b64decode(entry.get("auth", "")).decode().split(":")[0])
                    for entry in auths.values()})  # fmt: skip
@@ -172,9 +178,9 @@ def pull_secrets_that_can_push(resources: Iterable[tuple[str, Mapping[str, Any]]
     resources = list(resources)
     writers: set[str] = set()
     for kind, props in resources:
-        config = (props.get("stringData") or {}).get(FRONT_CONFIG_KEY) if kind == SECRET else None
-        if isinstance(config, str):
-            writers |= users_who_can_write(json.loads(config))
+        config = secret_document(props, FRONT_CONFIG_KEY) if kind == SECRET else None
+        if isinstance(config, dict):
+            writers |= users_who_can_write(config)
     found = []
     for kind, props in resources:
         if kind == SECRET and props.get("type") == "kubernetes.io/dockerconfigjson":

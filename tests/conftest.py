@@ -47,3 +47,7 @@ def run_with() -> RunProgram:
         return run_program(config, mocks, secret_keys=secret_keys)
 
     return run
+
+
+# The real engine (tests marked `real_engine`): the toolchain's Pulumi CLI and providers against its control plane.
+from tests.real_engine import control_plane, converged_dev_stack, deploy, pulumi_cli, toolchain  # noqa: E402,F401

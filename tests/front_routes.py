@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from harness.doubles import ProgramRun
+from harness.program_run import secret_data
 from tests.rendered import container, mounts, secret_named, volumes
 
 PASSED = "passed to the registry"
@@ -27,7 +28,7 @@ def caddy_config(run: ProgramRun) -> dict[str, Any]:
     assert path is not None, script
     directory, _, key = path.group(1).rpartition("/")
     secret = secret_named(run, volumes(run)[mounts(run, "front")[directory]["name"]]["secret"]["secretName"])
-    config: dict[str, Any] = json.loads(secret["stringData"][key])
+    config: dict[str, Any] = json.loads(secret_data(secret)[key])
     return config
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.program_run import secret_data
+
 PREFIX = "nginx.ingress.kubernetes.io/"
 DEFAULTS = {
     "backend-protocol": "HTTP",
@@ -114,7 +116,7 @@ def _location(
     if "proxy-ssl-secret" in settings:
         secret_namespace, name = settings["proxy-ssl-secret"].split("/")
         assert secret_namespace == namespace, "ingress-nginx reads the secret from the Ingress's namespace"
-        data = objects[("Secret", name)]["stringData"]
+        data = secret_data(objects[("Secret", name)])
         trusted = directory / f"ca-{namespace}-{name}.pem"
         trusted.write_text(data["ca.crt"])
         lines.append(f"proxy_ssl_trusted_certificate {inside(trusted)};")
@@ -134,7 +136,7 @@ def _location(
 
 
 def _write_tls(secret: dict[str, Any], directory: Path, inside: Callable[[Path], str]) -> str:
-    return _write_key_pair(secret["stringData"], directory / secret["metadata"]["name"], inside, "ssl")
+    return _write_key_pair(secret_data(secret), directory / secret["metadata"]["name"], inside, "ssl")
 
 
 def _write_key_pair(data: Mapping[str, str], stem: Path, inside: Callable[[Path], str], directive: str) -> str:

@@ -27,6 +27,7 @@ from harness.e2e import REPOSITORY, Registry, running_registry
 from harness.images import build_busybox_image
 from harness.pod_layout import write_secret_volume
 from harness.process_usage import resident_bytes
+from harness.program_run import secret_data
 
 KNOWN = {"name": "known", "password": "known-Passw0rd-2026"}
 MIB = 1024 * 1024
@@ -127,9 +128,21 @@ def test_every_request_is_one_line_naming_who_from_where(registry: Registry) -> 
     uploads = [line["request"]["uri"] for line in lines if "/blobs/uploads/" in line["request"]["uri"]]
     assert uploads
     assert not [uri for uri in uploads if "_state=" in uri], "the upload token stays out of the log"
-    # The registry's own log says where the request came from: the client, as the front saw it.
-    assert "http.request.remoteaddr=127.0.0.1" in registry.sandbox.registry_log.read_text()
+    # The registry's own log (its errors: a missing tag here) says where the request came from: the client,
+    # as the front saw it.
+    missing = f"https://{address}/v2/{REPOSITORY}/manifests/missing"
+    assert registry.curl(missing, "-u", registry.credentials())[1] == "404"
+    logged(registry, "http.request.remoteaddr=127.0.0.1")
     assert "6.6.6.6" not in registry.sandbox.registry_log.read_text()
+
+
+def logged(registry: Registry, text: str) -> str:
+    """The registry's log once it holds `text`: it writes a request's line after its answer."""
+    deadline = time.monotonic() + 10
+    while text not in (log := registry.sandbox.registry_log.read_text()):
+        assert time.monotonic() < deadline, f"the registry never logged {text!r}"
+        time.sleep(0.1)
+    return log
 
 
 def test_forwarding_headers_cannot_steer_upload_urls(registry: Registry) -> None:
@@ -192,21 +205,46 @@ def test_the_registry_down_answers_like_the_registry(registry: Registry) -> None
     assert registry.curl(f"https://{registry.addresses()[0]}/v2/", "-u", registry.credentials())[1] == "200"
 
 
+def cancel_an_upload(registry: Registry) -> None:
+    """An upload started and cancelled (DELETE on its location, `_state` and all), as a client gives one up."""
+    address = registry.addresses()[0]
+    url = f"https://{address}/v2/{REPOSITORY}/blobs/uploads/"
+    _, status, answer = registry.curl(url, "-i", "-X", "POST", "-u", registry.credentials())
+    assert status == "202", answer
+    location = re.search(r"^location: (\S+)", answer, re.IGNORECASE | re.MULTILINE)
+    assert location is not None, answer
+    assert "_state=" in location.group(1)
+    assert registry.curl(location.group(1), "-X", "DELETE", "-u", registry.credentials())[1] == "204"
+    assert registry.curl(location.group(1), "-u", registry.credentials())[1] == "404", "the upload is gone"
+
+
 def test_no_log_holds_a_secret(registry: Registry) -> None:
-    """Run last: every container's log so far, against every password, hash and Authorization value used."""
+    """Run last: every container's log so far (pushes, a pull, a cancelled upload), against every password,
+    hash and Authorization value used, and every upload's `_state` token."""
+    address = registry.addresses()[0]
+    assert registry.pulled_digest(address, f"{REPOSITORY}:latest", registry.workspace / "pulled")
+    cancel_an_upload(registry)
     accounts = json.loads(
-        next(item for item in registry.run.manifests() if item["metadata"].get("name") == "image-registry-auth")[
-            "stringData"
-        ]["caddy.json"]
+        secret_data(
+            next(item for item in registry.run.manifests() if item["metadata"].get("name") == "image-registry-auth")
+        )["caddy.json"]
     )
     secrets = [registry.password, KNOWN["password"], "ci-Passw0rd-2026"]
     hashes = re.findall(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}", json.dumps(accounts))
     assert len(hashes) >= 3
     encoded = [base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()]
-    for log in registry.workspace.glob("pod-*.log"):
+    logs = list(registry.workspace.glob("pod-*.log"))
+    assert {log.name for log in logs} >= {"pod-front.log", "pod-registry.log"}
+    for log in logs:
         text = log.read_text()
         assert text, log
         for secret in [*secrets, *hashes, *encoded]:
             assert secret not in text, f"{log.name} holds a secret"
         assert "Basic " not in text, log.name
         assert "authorization" not in text.lower(), log.name
+        # Whoever has an upload's token may act on it (patch, complete or cancel someone else's upload).
+        assert "_state" not in text, f"{log.name} holds an upload's token"
+    # What operators need stays: the registry's errors (the missing tag asked for above).
+    assert 'level=error msg="response completed with error" err.code="manifest unknown"' in logged(
+        registry, "manifest unknown"
+    )

@@ -9,8 +9,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.kube import OWNED_BY_THE_STACK
 from harness.doubles import ProgramRun, contains_secret
 from harness.pod_layout import objects_by_name
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -69,7 +71,7 @@ def test_traefik_reencrypts_and_verifies_against_our_ca(dev_run: ProgramRun) -> 
     assert service_annotations["traefik.ingress.kubernetes.io/service.serverstransport"] == expected
     assert transport["spec"]["serverName"] == "image-registry.kube-infra.svc"
     (ca_secret_name,) = transport["spec"]["rootCAsSecrets"]
-    assert secret_named(dev_run, ca_secret_name)["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
+    assert secret_data(secret_named(dev_run, ca_secret_name))["ca.crt"] == dev_run.outputs["caCertPem"]
     (client_secret_name,) = transport["spec"]["certificatesSecrets"]
     assert_ingress_client_secret(dev_run, client_secret_name)
 
@@ -79,7 +81,7 @@ def assert_ingress_client_secret(run: ProgramRun, name: str) -> None:
     assert name == "image-registry-ingress-client"
     secret = secret_named(run, name)
     assert secret["type"] == "kubernetes.io/tls"
-    data = secret["stringData"]
+    data = secret_data(secret)
     assert data["ca.crt"] == run.outputs["caCertPem"]
     certificate = x509.load_pem_x509_certificate(data["tls.crt"].encode())
     key = serialization.load_pem_private_key(data["tls.key"].encode(), None)
@@ -112,16 +114,14 @@ def test_nginx_reencrypts_verifies_and_allows_large_layers(run_with: RunProgram)
     assert annotations["example.com/owner"] == "platform"
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert "ServersTransport" not in {item["kind"] for item in run.manifests()}
-    assert (
-        "annotations" not in run.manifest("Service")["metadata"]
-        or not run.manifest("Service")["metadata"]["annotations"]
-    )
+    # The ingress controller's annotations stay on the Ingress: the Service has only the stack's own.
+    assert run.manifest("Service")["metadata"].get("annotations", {}) == OWNED_BY_THE_STACK
 
 
 def test_ingress_can_be_turned_off(run_with: RunProgram) -> None:
     run = run_with(ingress={"enabled": False})
     assert {"Ingress", "ServersTransport"}.isdisjoint(kinds(run))
-    assert "annotations" not in run.manifest("Service")["metadata"]
+    assert run.manifest("Service")["metadata"]["annotations"] == OWNED_BY_THE_STACK
 
 
 def namespaces_of(rule: dict[str, Any]) -> list[str]:
@@ -190,15 +190,15 @@ def test_no_metrics_port_and_no_monitor_by_default(dev_run: ProgramRun) -> None:
 
 def test_the_ca_secret_holds_the_ca_alone(dev_run: ProgramRun) -> None:
     (ca_secret_name,) = dev_run.manifest("ServersTransport")["spec"]["rootCAsSecrets"]
-    assert secret_named(dev_run, ca_secret_name)["stringData"] == {"ca.crt": dev_run.outputs["caCertPem"]}
+    assert secret_data(secret_named(dev_run, ca_secret_name)) == {"ca.crt": dev_run.outputs["caCertPem"]}
 
 
 def test_traefik_without_backend_verification_needs_no_crd(run_with: RunProgram) -> None:
     run = run_with(ingress={"verifyBackend": False})
     assert "ServersTransport" not in kinds(run)
     service_annotations = run.manifest("Service")["metadata"]["annotations"]
-    assert service_annotations == {f"{TRAEFIK}service.serversscheme": "https"}
-    secrets = [item["stringData"] for item in run.manifests() if item["kind"] == "Secret"]
+    assert service_annotations == {f"{TRAEFIK}service.serversscheme": "https", **OWNED_BY_THE_STACK}
+    secrets = [secret_data(item) for item in run.manifests() if item["kind"] == "Secret"]
     assert {"ca.crt": run.outputs["caCertPem"]} not in secrets
     # Without a ServersTransport, Traefik shows no client certificate: none is made.
     assert not [item for item in run.of_type("tls:index/locallySignedCert:LocallySignedCert") if "ingress" in item.name]

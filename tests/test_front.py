@@ -10,8 +10,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from components.settings import DEFAULT_FRONT_IMAGE
+from components.workload.front import RELOAD_TIMEOUT_SECONDS
 from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS
 from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 from tests.front_routes import caddy_config, server
 from tests.rendered import container, environment, mounts, secret_named, volumes
@@ -48,10 +50,11 @@ def test_the_front_serves_https_on_the_services_port(dev_run: ProgramRun) -> Non
 
 def test_only_the_root_is_open_and_everything_reaches_the_one_registry(dev_run: ProgramRun) -> None:
     routes = server(caddy_config(dev_run))["routes"]
-    # Before it: only the removal of Caddy's Server header. After it, the unknown claims' 401 is terminal.
+    # Before it: the removal of Caddy's Server header, the refusal of no host. After it, the unknown claims' 401.
     (open_route,) = [route for route in routes if route.get("terminal") and "reverse_proxy" in json.dumps(route)]
-    assert routes.index(open_route) == 1
-    assert open_route["match"] == [{"path": ["/"]}]
+    assert routes.index(open_route) == 2
+    # Reads of `/` as sent: not what the path matcher cleans to `/` (`//`, `/v2/..`), and no other method.
+    assert open_route["match"] == [{"method": ["GET", "HEAD"], "vars": {"{http.request.uri.path}": ["/"]}}]
     assert [handler["handler"] for handler in open_route["handle"]] == ["reverse_proxy"]
     assert routes[-1] == {"handle": [open_route["handle"][0]]}, "the last route proxies what passed every check"
     proxies = of_kind(dev_run, "reverse_proxy")
@@ -74,12 +77,10 @@ def test_tls_from_the_server_certificate_at_tls_1_2_or_later(dev_run: ProgramRun
     assert tls_mount["readOnly"] is True
     secret = secret_named(dev_run, volumes(dev_run)[tls_mount["name"]]["secret"]["secretName"])
     assert secret["type"] == "kubernetes.io/tls"
-    certificate = x509.load_pem_x509_certificate(
-        secret["stringData"][loaded["certificate"].rpartition("/")[2]].encode()
-    )
-    key = serialization.load_pem_private_key(secret["stringData"][loaded["key"].rpartition("/")[2]].encode(), None)
+    certificate = x509.load_pem_x509_certificate(secret_data(secret)[loaded["certificate"].rpartition("/")[2]].encode())
+    key = serialization.load_pem_private_key(secret_data(secret)[loaded["key"].rpartition("/")[2]].encode(), None)
     assert key.public_key() == certificate.public_key()
-    assert secret["stringData"]["ca.crt"] == dev_run.outputs["caCertPem"]
+    assert secret_data(secret)["ca.crt"] == dev_run.outputs["caCertPem"]
     assert server(caddy_config(dev_run))["automatic_https"] == {"disable": True}
     # A client certificate is asked for, never required: the ingress controller's, from the stack's CA.
     assert policy["client_authentication"] == {
@@ -123,6 +124,9 @@ def test_a_new_config_is_offered_to_the_running_front_and_a_bad_one_kept_out(dev
     assert script.rstrip().endswith('exec caddy run --config "$config"'), "Caddy gets the container's signals"
     socket = caddy_config(dev_run)["admin"]["listen"]
     assert f'caddy reload --config "$tried" --address "{socket}"' in script
+    # A reload waits up to the grace period for the old config's requests, then for nothing more.
+    assert f"timeout {RELOAD_TIMEOUT_SECONDS} caddy reload " in script
+    assert DRAIN_SECONDS < RELOAD_TIMEOUT_SECONDS <= 2 * DRAIN_SECONDS
     mount = mounts(dev_run, "front")[config_file.group(1).rpartition("/")[0]]
     assert mount["readOnly"] is True
     assert all("subPath" not in item for item in container(dev_run, "front")["volumeMounts"])
@@ -186,14 +190,70 @@ def test_one_api_version_header_on_every_answer(dev_run: ProgramRun) -> None:
         assert answer["headers"]["Docker-Distribution-Api-Version"] == ["registry/2.0"]
 
 
+def error_route(run: ProgramRun, message: str, status: int = 502) -> dict[str, Any]:
+    """The first error route that answers a proxy error of `message` (Caddy's matchers, as Caddy runs them)."""
+    for route in server(caddy_config(run))["errors"]["routes"]:
+        (match,) = route.get("match", [None])
+        if match is None:
+            continue
+        if "expression" in match:
+            operator, limit = match["expression"].removeprefix("{http.error.status_code} ").split()
+            matches = status == int(limit) if operator == "==" else status >= int(limit)
+        else:
+            matches = re.search(match["vars_regexp"]["{http.error.message}"]["pattern"], message) is not None
+        if matches:
+            answer: dict[str, Any] = route["handle"][0]
+            return answer
+    raise AssertionError(f"no error route answers {status} {message!r}")
+
+
 def test_errors_are_answered_as_the_registry_answers_them(dev_run: ProgramRun) -> None:
-    _, unauthorized, unavailable = server(caddy_config(dev_run))["errors"]["routes"]
-    assert unauthorized["match"] == [{"expression": "{http.error.status_code} == 401"}]
-    assert json.loads(unauthorized["handle"][0]["body"])["errors"][0]["code"] == "UNAUTHORIZED"
-    assert unavailable["match"] == [{"expression": "{http.error.status_code} >= 500"}]
-    (answer,) = unavailable["handle"]
-    assert answer["status_code"] == 503
-    assert json.loads(answer["body"])["errors"][0]["code"] == "UNAVAILABLE"
+    unauthorized = error_route(dev_run, "not authenticated", 401)
+    assert json.loads(unauthorized["body"])["errors"][0]["code"] == "UNAUTHORIZED"
+    # What Go says when nothing listens on the registry's port, or the dial timed out (504).
+    for refused, status in [("dial tcp 127.0.0.1:5002: connect: connection refused", 502),
+                            ("dial tcp 127.0.0.1:5002: i/o timeout", 504)]:  # fmt: skip
+        answer = error_route(dev_run, refused, status)
+        assert answer["status_code"] == 503
+        assert json.loads(answer["body"])["errors"][0]["code"] == "UNAVAILABLE"
+        assert answer["headers"]["Retry-After"] == ["5"]
+
+
+def test_a_clients_short_body_is_the_clients_error_not_an_outage(dev_run: ProgramRun) -> None:
+    # Go's errors as the proxy meets them: HTTP/2's END_STREAM before the Content-Length, a connection gone.
+    for message in ["readfrom tcp 127.0.0.1:42244->127.0.0.1:5002: request declared a Content-Length of 10 but "
+                    "only wrote 3 bytes", "request declared a Content-Length of 10 but only wrote 3 bytes",
+                    "readfrom tcp 127.0.0.1:1->127.0.0.1:5002: unexpected EOF"]:  # fmt: skip
+        answer = error_route(dev_run, message)
+        assert answer["status_code"] == 400, message
+        assert json.loads(answer["body"])["errors"][0]["code"] == "SIZE_INVALID"
+    # The registry gone mid-answer: its side, but it was reached; still its JSON, never an empty 502.
+    for message in ["readfrom tcp 127.0.0.1:1->127.0.0.1:5002: write: connection reset by peer",
+                    "net/http: HTTP/1.x transport connection broken: unexpected EOF", "EOF"]:  # fmt: skip
+        answer = error_route(dev_run, message)
+        assert answer["status_code"] == 502, message
+        assert "Retry-After" not in answer["headers"]
+
+
+def test_only_a_connection_never_made_or_a_read_without_a_body_is_tried_again(dev_run: ProgramRun) -> None:
+    for proxy in of_kind(dev_run, "reverse_proxy"):
+        balancing = proxy["load_balancing"]
+        assert (balancing["try_duration"], balancing["try_interval"]) == ("5s", "250ms")
+        # Caddy tries a failed dial again whatever the request; any other failure only when this matches.
+        assert balancing["retry_match"] == [
+            {"method": ["GET", "HEAD"], "header": {"Content-Length": None, "Transfer-Encoding": None}}
+        ]
+
+
+def test_a_request_naming_no_host_never_reaches_the_registry(dev_run: ProgramRun) -> None:
+    routes = server(caddy_config(dev_run))["routes"]
+    # Right after the hop's header removal: before the open root, before anything is proxied.
+    refusal = routes[1]
+    assert refusal["match"] == [{"vars": {"{http.request.host}": [""]}}]
+    assert refusal["terminal"] is True
+    (answer,) = refusal["handle"]
+    assert answer["status_code"] == 400
+    assert json.loads(answer["body"])["errors"][0]["code"] == "UNSUPPORTED"
 
 
 def test_one_json_access_line_per_request_on_stdout_without_headers(dev_run: ProgramRun) -> None:
@@ -209,7 +269,7 @@ def test_one_json_access_line_per_request_on_stdout_without_headers(dev_run: Pro
     assert encoder["wrap"]["format"] == "json"
     for field in ("request>headers", "request>tls", "resp_headers"):
         assert encoder["fields"][field] == {"filter": "delete"}
-    assert encoder["fields"]["request>uri"]["actions"] == [{"type": "delete", "parameter": "_state"}]
+    assert logs["default"]["encoder"] == encoder, "the proxy's warnings name the request too"
     claim, client = of_kind(dev_run, "log_append")
     assert claim == {"handler": "log_append", "key": "claimed_user", "value": "{http.vars.claimed_user}"}
     assert client == {"handler": "log_append", "key": "client", "value": "{http.vars.client_ip}"}
@@ -239,3 +299,34 @@ def test_only_the_capability_its_binary_needs(dev_run: ProgramRun) -> None:
 def test_the_front_image_is_the_stacks_choice(run_with: RunProgram) -> None:
     image = "registry.example.com/caddy:2.10.2@sha256:" + "a" * 64
     assert container(run_with(frontImage=image), "front")["image"] == image
+
+
+def logged_uri(run: ProgramRun, uri: str) -> str:
+    """`uri` as the access log writes it: the regexp filter of `request>uri` (Go's RE2; Python's `re` reads this
+    pattern alike), `${1}` its replacement."""
+    token = caddy_config(run)["logging"]["logs"]["access"]["encoder"]["fields"]["request>uri"]
+    assert token["filter"] == "regexp"
+    assert token["value"] == "${1}"
+    return re.sub(token["regexp"], lambda match: match.group(1), uri)
+
+
+def test_no_upload_token_in_any_logged_uri(dev_run: ProgramRun) -> None:
+    upload = "/v2/utils/busybox/blobs/uploads/1f0b6c"
+    token = "TOKEN-aGVsbG8tdGhlcmU%3D%3D"
+    for uri in [
+        f"{upload}?_state={token}",
+        f"{upload}?_state={token}&digest=sha256:abc",
+        f"{upload}?digest=sha256:abc&_state={token}",
+        # A fragment with a bad escape: Caddy's query filter gave up on the whole URI and logged it as it was.
+        f"{upload}?_state={token}&y=#%zz",
+        f"{upload}?y=#%zz&_state={token}",
+        # The name as Go decodes it, twice over.
+        f"{upload}?%5Fst%61te={token}&%5fstate={token}",
+        f"{upload}?_state={token}&_state={token}",
+    ]:
+        logged = logged_uri(dev_run, uri)
+        assert token not in logged, uri
+        assert "state" not in logged.partition("?")[2], uri
+        assert logged.startswith(f"{upload}?"), uri
+    assert logged_uri(dev_run, f"{upload}?digest=sha256:abc") == f"{upload}?digest=sha256:abc"
+    assert logged_uri(dev_run, "/v2/x/manifests/_state") == "/v2/x/manifests/_state"

@@ -151,6 +151,6 @@ def test_make_renew_previews_then_applies_the_renewal_with_the_policy_pack(tmp_p
     targets = f"--target '{preview_documents.SERVER_CERT}' --target-dependents"
     assert pulumi.command_lines() == [
         "pulumi preview --stack prod --refresh --json --non-interactive",
-        f"pulumi preview --stack prod --refresh --json --non-interactive {targets}",
-        f"pulumi up --stack prod --refresh --yes --non-interactive --diff --policy-pack policy {targets}",
+        f"pulumi preview --stack prod --json --non-interactive {targets}",
+        f"pulumi up --stack prod --yes --non-interactive --diff --policy-pack policy {targets}",
     ]

@@ -11,6 +11,7 @@ import pytest
 from components.settings import SettingsError, parse_settings
 from harness.accounts import front_accounts
 from harness.doubles import ProgramRun, contains_secret
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 
 
@@ -27,7 +28,7 @@ def test_a_pull_secret_in_every_namespace_listed(run_with: RunProgram) -> None:
     lines = front_accounts(run)
     for pull in pulls:
         assert pull["metadata"]["name"] == "image-registry-pull"
-        document = json.loads(pull["stringData"][".dockerconfigjson"])
+        document = json.loads(secret_data(pull)[".dockerconfigjson"])
         # The pull-only user's credentials: a pull Secret copied anywhere cannot push.
         assert document == json.loads(run.outputs["pullDockerConfigJson"])
         for auth in document["auths"].values():

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, run_program
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 from tests.rendered import container, containers, environment, mounts, secret_named, volumes
 
@@ -85,7 +86,9 @@ def test_the_images_own_defaults_are_overridden(dev_run: ProgramRun) -> None:
     env = environment(dev_run)
     assert env["REGISTRY_STORAGE_DELETE_ENABLED"] == "false"
     assert yaml.safe_load(env["REGISTRY_HTTP_DEBUG"]) == {}
-    assert env["REGISTRY_LOG_LEVEL"] == "info"
+    # No line per request (each has its URL, an upload's `_state` token included): warnings and errors only.
+    assert env["REGISTRY_LOG_LEVEL"] == "warn"
+    assert env["REGISTRY_LOG_ACCESSLOG_DISABLED"] == "true"
     assert env["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == "inmemory"
     assert yaml.safe_load(env["REGISTRY_HTTP_HEADERS"]) == {"X-Content-Type-Options": ["nosniff"]}
 
@@ -107,7 +110,7 @@ def test_the_http_secret_is_a_file_every_replica_shares(dev_run: ProgramRun) -> 
     config_mount = mounts(dev_run)[posixpath.dirname(config_file)]
     assert config_mount["readOnly"] is True
     secret = secret_named(dev_run, volumes(dev_run)[config_mount["name"]]["secret"]["secretName"])
-    config = yaml.safe_load(secret["stringData"][posixpath.basename(config_file)])
+    config = yaml.safe_load(secret_data(secret)[posixpath.basename(config_file)])
     assert config == {"version": 0.1, "http": {"secret": config["http"]["secret"]}}
     assert len(config["http"]["secret"]) >= 32
     registration = next(

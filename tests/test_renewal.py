@@ -230,14 +230,16 @@ def pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
 
 FULL_PREVIEW = ["preview", "--stack", "dev", "--refresh", "--json", "--non-interactive"]
 TARGETS = ["--target", CLIENT_CERT, "--target", SERVER_CERT, "--target-dependents"]
+# Only the whole stack is refreshed: the engine fails a targeted refresh's dependents ("unknown provider").
+TARGETED_PREVIEW = ["preview", "--stack", "dev", "--json", "--non-interactive", *TARGETS]
 
 
 def test_renew_applies_the_renewal_with_the_previewed_targets_and_the_policy_pack(pulumi: FakePulumi) -> None:
     renewing = preview(*server_renewal_steps(), *client_renewal_steps())
     pulumi.answer(full=renewing, targeted=renewing)
     assert renew.main(["--stack", "dev"]) == 0
-    up = ["up", "--stack", "dev", "--refresh", "--yes", "--non-interactive", "--diff", "--policy-pack", "policy"]
-    assert pulumi.calls() == [FULL_PREVIEW, [*FULL_PREVIEW, *TARGETS], [*up, *TARGETS]]
+    up = ["up", "--stack", "dev", "--yes", "--non-interactive", "--diff", "--policy-pack", "policy"]
+    assert pulumi.calls() == [FULL_PREVIEW, TARGETED_PREVIEW, [*up, *TARGETS]]
 
 
 def test_renew_does_nothing_when_no_certificate_is_due(pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.doubles import ProgramRun, contains_secret
 from harness.pod_layout import objects_by_name
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 from tests.rendered import container, environment, volumes
 
@@ -62,7 +63,7 @@ def test_s3_keys_from_config_become_a_credentials_file(run_with: RunProgram) -> 
     credentials = volumes(run)["s3-credentials"]["secret"]
     secret = objects_by_name(run)[("Secret", credentials["secretName"])]
     parser = configparser.ConfigParser()
-    parser.read_string(secret["stringData"]["credentials"])
+    parser.read_string(secret_data(secret)["credentials"])
     assert dict(parser["default"]) == {
         "aws_access_key_id": keys["accessKey"],
         "aws_secret_access_key": keys["secretKey"],

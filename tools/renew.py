@@ -1,7 +1,7 @@
 """`make renew`: renew a stack's due certificates, and roll what uses them, with the policy pack; nothing else.
 
 1. `pulumi preview --refresh --json`: the whole stack, as the cluster is. No certificate due: done.
-2. The same, targeted at the due certificates with their dependents: what the renewal would change.
+2. A preview targeted at the due certificates with their dependents: what the renewal would change.
 3. Anything the first changes that is not such a renewal (tools/renewal.py): refused, listed, exit 3.
 4. Else `pulumi up` with the same targets and the policy pack.
 
@@ -31,13 +31,16 @@ class PulumiError(Exception):
 
 
 def target_flags(urns: Sequence[str]) -> list[str]:
-    return [*(flag for urn in urns for flag in ("--target", urn)), "--target-dependents"]
+    return [*(flag for urn in urns for flag in ("--target", urn)), "--target-dependents"] if urns else []
 
 
 def preview(stack: str, targets: Sequence[str] = ()) -> dict[str, Any]:
-    """A refreshed preview of the stack (of the targets and their dependents when given), as JSON."""
-    flags = target_flags(targets) if targets else []
-    command = ["pulumi", "preview", "--stack", stack, "--refresh", "--json", "--non-interactive", *flags]
+    """A refreshed preview of the whole stack, or a preview of the targets and their dependents, as JSON.
+
+    Only the whole stack is refreshed: the engine fails a targeted refresh ("unknown provider" for the dependents,
+    whose provider it did not load), and the whole stack's refreshed preview already refuses any drift."""
+    refresh = [] if targets else ["--refresh"]
+    command = ["pulumi", "preview", "--stack", stack, *refresh, "--json", "--non-interactive", *target_flags(targets)]
     # stderr is the user's: Pulumi says there what went wrong.
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if result.returncode != 0:
@@ -59,7 +62,7 @@ def _print_errors(output: str) -> None:
 
 
 def apply(stack: str, certificates: Sequence[str], policy_pack: str) -> None:
-    command = ["pulumi", "up", "--stack", stack, "--refresh", "--yes", "--non-interactive", "--diff"]
+    command = ["pulumi", "up", "--stack", stack, "--yes", "--non-interactive", "--diff"]
     result = subprocess.run([*command, "--policy-pack", policy_pack, *target_flags(certificates)], check=False)
     if result.returncode != 0:
         raise PulumiError("up", result.returncode)

@@ -30,6 +30,7 @@ OPTIONS = PolicyResourceOptions(
     additional_secret_outputs=[],
 )
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
 IMAGE = "registry:3.1.1@sha256:" + "1" * 64
 
 
@@ -219,3 +220,13 @@ def test_a_user_without_rules_counts_as_one_who_can_push() -> None:
          "handle": [{"handler": "subroute", "routes": [{"match": [{"method": ["GET"]}]}]}]},
     ]}}}}}  # fmt: skip
     assert users_who_can_write(config) == {"{unruled}"}
+
+
+def test_the_pack_sees_secrets_as_the_provider_checked_them(dev_run: ProgramRun) -> None:
+    """pulumi-kubernetes moves a Secret's stringData into data (base64): what the engine keeps and the pack reads
+    (shown by the real-engine policy test); the doubles do the same."""
+    secrets = [item.plain_outputs for item in dev_run.registrations if item.type == SECRET_TYPE]
+    assert secrets
+    for secret in secrets:
+        assert "stringData" not in secret
+        assert base64.b64decode(next(iter(secret["data"].values())))

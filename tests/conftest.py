@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program  # noqa: E402
+from harness.e2e import Registry, running_registry  # noqa: E402
 
 RunProgram = Callable[..., ProgramRun]
 
@@ -47,6 +48,16 @@ def run_with() -> RunProgram:
         return run_program(config, mocks, secret_keys=secret_keys)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The dev stack's pod running in the sandbox, one for each test module that asks (a module may define its
+    own `registry` for other settings)."""
+    mocks = FaithfulMocks()
+    run = run_program(dev_config(), mocks)
+    with running_registry(run, mocks, tmp_path_factory.mktemp("pod")) as running:
+        yield running
 
 
 # The real engine (tests marked `real_engine`): the toolchain's Pulumi CLI and providers against its control plane.

@@ -12,24 +12,14 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from components.workload.front_config import UPSTREAM
-from harness.doubles import FaithfulMocks, dev_config, run_program
-from harness.e2e import REPOSITORY, Registry, running_registry
+from harness.e2e import REPOSITORY, Registry
 
 KIB = 1024
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    mocks = FaithfulMocks()
-    run = run_program(dev_config(), mocks)
-    with running_registry(run, mocks, tmp_path_factory.mktemp("pod")) as registry:
-        yield registry
 
 
 def access_lines(registry: Registry) -> list[dict[str, Any]]:

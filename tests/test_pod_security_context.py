@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.workload.environment import DATA_DIR
 from harness.doubles import FaithfulMocks, dev_config, run_program
-from harness.e2e import Registry, running_registry
+from harness.e2e import Registry
 from harness.pod_layout import PodLayout, Security
 from harness.pod_sandbox import Sandbox
 from harness.registry_release import BINARY_IN_IMAGE, IMAGE_CONFIG, pinned, version_of
@@ -26,14 +25,6 @@ from harness.registry_release import BINARY_IN_IMAGE, IMAGE_CONFIG, pinned, vers
 NET_BIND_SERVICE = 1 << 10  # its bit in the kernel's capability masks
 BIND_443 = "import socket; socket.socket().bind(('127.0.0.1', 443))"
 PYTHON = "/usr/bin/python3"
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    mocks = FaithfulMocks()
-    run = run_program(dev_config(), mocks)
-    with running_registry(run, mocks, tmp_path_factory.mktemp("pod")) as registry:
-        yield registry
 
 
 def status(pid: int) -> dict[str, str]:

@@ -12,6 +12,7 @@ import pytest
 
 from harness.accounts import front_accounts
 from harness.doubles import FaithfulMocks, ProgramRun, contains_secret, dev_config, redact, run_program
+from harness.program_run import secret_data
 from policy.policies import containers_without_limits, unpinned_images
 from tests.front_routes import PASSED, caddy_config, decide
 
@@ -54,7 +55,7 @@ def test_its_credentials_are_ones_the_registry_accepts_for_pulls_only(
     consumer: ProgramRun, registry: ProgramRun
 ) -> None:
     lines = front_accounts(registry)
-    document = json.loads(pull_secret(consumer)["stringData"][".dockerconfigjson"])
+    document = json.loads(secret_data(pull_secret(consumer))[".dockerconfigjson"])
     assert set(document["auths"]) == {*registry.outputs["hostnames"], registry.outputs["internalHost"]}
     for auth in document["auths"].values():
         user, password = base64.b64decode(auth["auth"]).decode().split(":", 1)

@@ -152,8 +152,10 @@ cluster-down: $(VENV)/.dev
 
 TEST_PREREQUISITES := $(VENV)/.dev $(CHECKOV_VENV)/.installed policy/venv/.installed debian-packages lint
 
+# The real-engine tests last, each named (-v): what CI shows of the real engine.
 test: $(TEST_PREREQUISITES)
-	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest
+	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest -m "not real_engine"
+	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest -m real_engine -v
 
 test-real: $(TEST_PREREQUISITES)
 	$(WITH_TOOLCHAIN) $(VENV)/bin/python -m pytest -m real_engine

@@ -15,13 +15,12 @@ stack says whatever file the image or a custom command points at.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import yaml
 
 from components.settings import METRICS_PORT, S3Storage, Settings
-from components.workload.front_config import DRAIN_SECONDS, UPLOAD_TOKEN, UPSTREAM
+from components.workload.front_config import DRAIN_SECONDS, UPSTREAM, upload_token_name
 
 DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/registry/config"
@@ -39,12 +38,11 @@ NO_CACHE = '""'
 # registry's output goes through awk, which removes every `_state=…` (its name as Go would decode it) and
 # writes each line at once. busybox's awk, which both images have (mawk, say, would read its input a block
 # at a time and hold lines back). The registry stays the container's main process (`exec`: it gets signals).
-_TOKEN = "".join(f"({re.escape(char)}|%{ord(char):02X})" for char in UPLOAD_TOKEN).replace("%5F", "%5[Ff]")
 LOG_FILTER = f"""set -eu
 log={SCRATCH_DIR}/registry-log-$$
 rm -f "$log"
 mkfifo -m 600 "$log"
-busybox awk '{{ gsub(/{_TOKEN}=[^&" ]*/, ""); print; fflush() }}' <"$log" &
+busybox awk '{{ gsub(/{upload_token_name()}=[^&" ]*/, ""); print; fflush() }}' <"$log" &
 exec registry serve "$@" >"$log" 2>&1
 """
 

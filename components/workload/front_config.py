@@ -254,14 +254,17 @@ def _logging() -> dict[str, Any]:
     }
 
 
+def upload_token_name() -> str:
+    """The `_state` parameter's name as the registry reads it (Go's query parsing: percent-decoded), as a
+    pattern both RE2 (Caddy) and POSIX awk take: each character itself or its `%XX` escape, either case."""
+    name = "".join(f"({re.escape(char)}|%{ord(char):02x})" for char in UPLOAD_TOKEN)
+    return re.sub(r"%([0-9a-f])([a-f])", lambda hex_: f"%{hex_[1]}[{hex_[2]}{hex_[2].upper()}]", name)
+
+
 def upload_token_pattern() -> str:
-    """Every `_state` parameter of a request target, as the registry reads it (Go's query parsing: pairs
-    between `&`, the name percent-decoded); group 1 is the `?` or `&` before it, which stays.
+    """Every `_state` parameter of a request target; group 1 is the `?` or `&` before it, which stays.
 
     Not Caddy's `query` filter: it parses the whole URI first and, on any error (a bad `%` escape in a
     fragment, which no server checks), logs the URI untouched, token and all.
     """
-    name = "".join(f"(?:{re.escape(char)}|%{ord(char):02x})" for char in UPLOAD_TOKEN)
-    # Hex digits in either case: `%5F` and `%5f` are both `_`.
-    name = re.sub(r"%([0-9a-f])([a-f])", lambda hex_: f"%{hex_[1]}[{hex_[2]}{hex_[2].upper()}]", name)
-    return rf"([?&]){name}=[^&]*"
+    return rf"([?&]){upload_token_name()}=[^&]*"

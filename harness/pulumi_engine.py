@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,25 +111,18 @@ class Stack:
     cli: PulumiCli
     directory: Path
     name: str
-    history: list[Result] = field(default_factory=list)
 
     def pulumi(self, *arguments: str, check: bool = True, stdin: str | None = None) -> Result:
         command = ["pulumi", *arguments, "--stack", self.name, "--non-interactive"]
-        result = self.cli.run(command, self.directory, check=check, stdin=stdin)
-        self.history.append(result)
-        return result
+        return self.cli.run(command, self.directory, check=check, stdin=stdin)
 
     def init(self) -> Stack:
         self.cli.run(["pulumi", "stack", "init", self.name, "--non-interactive"], self.directory)
         return self
 
-    def set(self, path: str, value: str, *, secret: bool = False) -> None:
-        """`pulumi config set --path` as the README types it; a secret's value through stdin, never argv."""
-        flags = ["--secret"] if secret else ["--plaintext"]
-        if secret:
-            self.pulumi("config", "set", *flags, "--path", path, stdin=value)
-        else:
-            self.pulumi("config", "set", *flags, "--path", path, value)
+    def set(self, path: str, value: str) -> None:
+        """`pulumi config set --path` of a plain value (a secret one the way the README types it, in the test)."""
+        self.pulumi("config", "set", "--plaintext", "--path", path, value)
 
     def set_all(self, values: dict[str, str]) -> None:
         for path, value in values.items():
@@ -159,18 +152,6 @@ class Stack:
     def resources(self) -> list[dict[str, Any]]:
         resources: list[dict[str, Any]] = json.loads(self.export())["deployment"].get("resources") or []
         return resources
-
-    def urn_of(self, type_: str, name: str | None = None) -> str:
-        """The URN of the one resource of that type (and name, when given)."""
-        matches = [
-            resource["urn"]
-            for resource in self.resources()
-            if resource["type"] == type_ and (name is None or resource["urn"].endswith(f"::{name}"))
-        ]
-        if len(matches) != 1:
-            raise AssertionError(f"{len(matches)} resources of type {type_} named {name}: {matches}")
-        urn: str = matches[0]
-        return urn
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.pulumi_engine import PROJECT_DIR, Stack, copy_project
+from harness.pulumi_engine import PROJECT_DIR, Result, Stack, copy_project
 from tests.real_engine import Cluster, Deploy, deployer
 
 pytestmark = pytest.mark.real_engine
@@ -100,17 +100,8 @@ def certificate_of(stack: Stack, urn: str) -> str:
     return pem
 
 
-def make_renew(stack: Stack) -> subprocess.CompletedProcess[str]:
-    environment = stack.cli.environment()
-    return subprocess.run(
-        ["make", "renew", f"STACK={stack.name}"],
-        cwd=stack.directory,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def make_renew(stack: Stack) -> Result:
+    return stack.cli.run(["make", "renew", f"STACK={stack.name}"], stack.directory, check=False)
 
 
 def test_make_renew_renews_a_due_certificate_and_refuses_anything_else(deploy: Deploy, control_plane: Cluster) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.stats import Figure
 from harness.control_plane import ControlPlane
-from harness.pulumi_engine import PROJECT_DIR, Kubectl, PulumiCli, Stack, copy_project
+from harness.pulumi_engine import PROJECT_DIR, PulumiCli, Stack, copy_project
 from harness.toolchain import toolchain_bin
 
 
@@ -32,7 +32,6 @@ def measure(runs: int, workspace: Path) -> EngineTimes:
     for run in range(runs):
         directory = workspace / f"engine-{run}"
         with ControlPlane(directory / "control-plane", bin_dir) as kubeconfig:
-            Kubectl(bin_dir, kubeconfig).install_ingress_crds()
             project = copy_project(PROJECT_DIR, directory / "project")
             (project / "Pulumi.dev.yaml").write_text((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
             stack = Stack(PulumiCli(bin_dir, directory / "pulumi", kubeconfig), project, "dev").init()

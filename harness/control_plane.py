@@ -60,7 +60,8 @@ class ControlPlane:
         self.children: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> Path:
-        """A fresh cluster (earlier data is discarded); returns the admin's kubeconfig once it is usable."""
+        """A fresh cluster (earlier data is discarded), Traefik's CRDs installed as on k3s; returns the admin's
+        kubeconfig once it is usable."""
         if self._recorded():
             raise ControlPlaneError(f"{self.state} still records running processes: stop it first")
         for folder in ("etcd", "pki", "pids", "logs"):
@@ -90,6 +91,8 @@ class ControlPlane:
                 "the default ServiceAccount",
                 lambda: api.call("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
             )
+            # As k3s ships them: the stack's default Ingress (Traefik) has a ServersTransport.
+            Kubectl(self.bin, kubeconfigs["admin"]).install_ingress_crds()
         except BaseException:
             self.stop()
             raise
@@ -285,8 +288,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.monotonic()
     kubeconfig = ControlPlane(args.state, args.bin, nodes=args.nodes, volumes=args.volumes).start()
-    # As k3s ships them: the stack's default Ingress (Traefik) has a ServersTransport.
-    Kubectl(args.bin, kubeconfig).install_ingress_crds()
     print(f"control plane up in {time.monotonic() - started:.1f} s; logs and PIDs in {args.state}", file=sys.stderr)
     print(kubeconfig)
     return 0

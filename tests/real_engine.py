@@ -39,9 +39,7 @@ def control_plane(toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """One control plane for the session; each stack deployed on it has a namespace of its own."""
     # A volume for each stack that keeps a claim (destroyed ones keep theirs too: Retain).
     with ControlPlane(tmp_path_factory.mktemp("control-plane"), toolchain, volumes=12) as kubeconfig:
-        kubectl = Kubectl(toolchain, kubeconfig)
-        kubectl.install_ingress_crds()
-        yield Cluster(kubeconfig, kubectl)
+        yield Cluster(kubeconfig, Kubectl(toolchain, kubeconfig))
 
 
 def deployer(cli: PulumiCli, workspace: Path) -> Deploy:

@@ -18,7 +18,8 @@ from typing import Any
 
 from harness.doubles import ProgramRun
 from harness.program_run import secret_data
-from harness.registry_release import BINARY_IN_IMAGE, is_registry_image, release_for
+from harness.registry_release import BINARY_IN_IMAGE, image_name, is_registry_image, release_for
+from harness.security_context import Security
 
 # The PATH the images set (the runtime gives it to a container whose spec sets none).
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -26,11 +27,6 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # official image has it.
 CADDY_BINARY = Path(sys.prefix) / "bin" / "caddy"
 CADDY_IN_IMAGE = "/usr/bin/caddy"
-# What a runtime (containerd, CRI-O) grants a container whose spec drops nothing.
-RUNTIME_DEFAULT_CAPABILITIES = (
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "NET_RAW",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-)  # fmt: skip
 
 
 @dataclass
@@ -38,48 +34,6 @@ class Mount:
     source: str
     target: str
     read_only: bool
-
-
-@dataclass
-class Security:
-    """A container's securityContext over its pod's, as the kubelet applies it to the container's processes."""
-
-    run_as_user: int
-    run_as_group: int
-    # Supplementary groups: the pod's fsGroup and supplementalGroups.
-    groups: list[int]
-    read_only_root: bool
-    # The capabilities the container's processes hold (and may ever hold: the bounding set), by name.
-    capabilities: list[str]
-    # allowPrivilegeEscalation: false
-    no_new_privs: bool
-
-    @classmethod
-    def of(cls, pod: dict[str, Any], container: dict[str, Any]) -> Security:
-        context = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
-        assert not context.get("privileged"), "the sandbox runs no privileged container"
-        user = int(context.get("runAsUser", 0))  # the images' user: root
-        assert not (context.get("runAsNonRoot") and user == 0), (
-            f"{container['name']}: runAsNonRoot with uid 0: the kubelet would not start it"
-        )
-        pod_context = pod.get("securityContext") or {}
-        groups = [*([pod_context["fsGroup"]] if "fsGroup" in pod_context else []),
-                  *pod_context.get("supplementalGroups", [])]  # fmt: skip
-        capabilities = context.get("capabilities") or {}
-        dropped = {_capability(name) for name in capabilities.get("drop", [])}
-        kept = set() if "ALL" in dropped else set(RUNTIME_DEFAULT_CAPABILITIES) - dropped
-        return cls(
-            run_as_user=user,
-            run_as_group=int(context.get("runAsGroup", 0)),
-            groups=sorted(set(groups)),
-            read_only_root=bool(context.get("readOnlyRootFilesystem")),
-            capabilities=sorted(kept | {_capability(name) for name in capabilities.get("add", [])}),
-            no_new_privs=context.get("allowPrivilegeEscalation") is False,
-        )
-
-
-def _capability(name: str) -> str:
-    return name.upper().removeprefix("CAP_")
 
 
 @dataclass
@@ -236,7 +190,7 @@ def image_files(image: str) -> dict[str, str]:
     """The files of `image` that matter to the sandbox: the registry's binary and configuration, or Caddy."""
     if is_registry_image(image):
         return release_for(image).image_files()
-    if image.split("@", maxsplit=1)[0].rsplit("/", 1)[-1].startswith("caddy:"):
+    if image_name(image) == "caddy":
         return {CADDY_IN_IMAGE: str(CADDY_BINARY)}
     return {}
 

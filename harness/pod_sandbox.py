@@ -23,8 +23,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.pod_layout import IMAGE_PATH, PodLayout, Security
+from harness.pod_layout import IMAGE_PATH, PodLayout
 from harness.pod_roots import CLIENT_ROOT, INGRESS_PORT, INSIDE
+from harness.security_context import identity
 
 CLIENT_PATH = IMAGE_PATH
 
@@ -286,23 +287,6 @@ class Sandbox:
         if self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait(timeout=15)
-
-
-def identity(security: Security) -> list[str]:
-    """`setpriv` making the process what its securityContext says: its user, group and supplementary groups,
-    no_new_privs, and exactly its capabilities (every other one dropped, out of its bounding set too).
-
-    The capabilities a spec adds are given as ambient ones, so that every process of the container holds
-    them; a runtime sets none (a non-root process has an added capability only from the file capabilities of
-    the binary it runs, as the caddy image's /usr/bin/caddy has NET_BIND_SERVICE). What is dropped is gone
-    either way."""
-    capabilities = ",".join(["-all", *(f"+{name.lower()}" for name in security.capabilities)])
-    groups = f"--groups={','.join(map(str, security.groups))}" if security.groups else "--clear-groups"
-    return [
-        "/usr/bin/setpriv", f"--reuid={security.run_as_user}", f"--regid={security.run_as_group}", groups,
-        f"--bounding-set={capabilities}", f"--inh-caps={capabilities}", f"--ambient-caps={capabilities}",
-        *(["--no-new-privs"] if security.no_new_privs else []), "--",
-    ]  # fmt: skip
 
 
 def _end(process: subprocess.Popen[bytes], signal_number: int) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from components.settings.project import DEFAULT_IMAGE
-from harness.toolchain import ENVIRONMENT_VARIABLE, binary
+from harness.toolchain import binary
 
 # Where both images keep the binary (`COPY registry /bin/registry`).
 BINARY_IN_IMAGE = "/bin/registry"
@@ -48,8 +48,13 @@ class RegistryRelease:
         return {BINARY_IN_IMAGE: self.binary, self.config_path: self.config}
 
 
+def image_name(image: str) -> str:
+    """An image reference's name without registry, path, tag or digest: `docker.io/library/caddy:2@…` → caddy."""
+    return _repository_and_tag(image)[0].rsplit("/", 1)[-1]
+
+
 def is_registry_image(image: str) -> bool:
-    return _repository_and_tag(image)[0].rsplit("/", 1)[-1] == "registry"
+    return image_name(image) == "registry"
 
 
 def release_for(image: str) -> RegistryRelease:
@@ -61,7 +66,7 @@ def release_for(image: str) -> RegistryRelease:
 @functools.cache
 def pinned() -> RegistryRelease:
     """The release the stack pins, from the toolchain: `IMAGE_REGISTRY_TOOLCHAIN_BIN`, else built (or reused)."""
-    path = binary("registry") if os.environ.get(ENVIRONMENT_VARIABLE) else binary("registry", "registry")
+    path = binary("registry", "registry")
     return RegistryRelease(f"v{PINNED_RELEASE}", str(path), "/etc/distribution/config.yml", str(IMAGE_CONFIG))
 
 

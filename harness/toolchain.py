@@ -21,9 +21,10 @@ class ToolchainMissingError(RuntimeError):
 
 @functools.cache
 def toolchain_bin(*pieces: str) -> Path:
-    """The folder of the built binaries (every piece, or those named), built first when absent."""
+    """The folder of the built binaries (every piece, or those named), built first when absent; the folder
+    `IMAGE_REGISTRY_TOOLCHAIN_BIN` names, when set, holds every piece already."""
     explicit = os.environ.get(ENVIRONMENT_VARIABLE)
-    if explicit and not pieces:
+    if explicit:
         return Path(explicit)
     built = subprocess.run(["bash", str(BUILD_SCRIPT), *pieces], capture_output=True, text=True, check=False)
     lines = built.stdout.strip().splitlines()

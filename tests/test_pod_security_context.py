@@ -18,9 +18,10 @@ import pytest
 from components.workload.environment import DATA_DIR
 from harness.doubles import FaithfulMocks, dev_config, run_program
 from harness.e2e import Registry
-from harness.pod_layout import PodLayout, Security
+from harness.pod_layout import PodLayout
 from harness.pod_sandbox import Sandbox
 from harness.registry_release import BINARY_IN_IMAGE, IMAGE_CONFIG, pinned, version_of
+from harness.security_context import Security
 
 NET_BIND_SERVICE = 1 << 10  # its bit in the kernel's capability masks
 BIND_443 = "import socket; socket.socket().bind(('127.0.0.1', 443))"

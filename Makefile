@@ -4,12 +4,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
-STACK ?= dev
+# The stack the Pulumi targets work on: STACK when given (make up STACK=prod), else the one selected for this project
+# (pulumi stack init NAME or pulumi stack select NAME; `pulumi stack --show-name` says which). make never creates or
+# selects a stack itself.
+STACK ?=
 # What the end-to-end tests run: the real registry, a real client, a real image, a real ingress hop,
 # and a node's own clients (containerd and its CRI, Docker, Podman).
 DEBIAN_PACKAGES := docker-registry skopeo busybox-static apache2-utils openssl curl iptables iproute2 util-linux nginx haproxy \
   containerd docker.io podman
-KUBECONFIG_FILE := $(firstword $(subst :, ,$(KUBECONFIG)) $(HOME)/.kube/config)
+# What the Pulumi kubernetes provider reads: KUBECONFIG (a list, as kubectl takes it), else ~/.kube/config.
+KUBECONFIG_PATHS := $(or $(KUBECONFIG),$(HOME)/.kube/config)
+# Where k3s and RKE2 write their kubeconfig on a node: kubectl may find it there by itself, Pulumi does not.
+DISTRO_KUBECONFIGS ?= /etc/rancher/k3s/k3s.yaml /etc/rancher/rke2/rke2.yaml
 
 # The backend you chose wins: PULUMI_BACKEND_URL, then Pulumi.yaml's backend.url, then
 # `pulumi login` (credentials.json's "current"; an encrypted file counts as chosen), then Pulumi Cloud
@@ -24,24 +30,33 @@ export PULUMI_BACKEND_URL := file://$(HOME)
 endif
 
 # What the Pulumi targets need is checked here, while make reads this file, so that nothing is built
-# first: the CLI; a Kubernetes context, but for `outputs`, which only reads the state; a passphrase when
-# the local backend runs unattended. tools/preflight.sh says what is missing in one line; then -q (run
-# no recipe, print nothing, exit 1) stops make without a "make: *** … Error" line of its own.
-PULUMI_GOALS := up preview drift destroy renew stack-selected pulumi-ready
+# first: the CLI, v3.226.0 or later; a Kubernetes context in the kubeconfig Pulumi reads, but for `outputs`,
+# which only reads the state; a passphrase when the local backend runs unattended; the stack (STACK, or the
+# selected one), which must exist; for up and preview, a default StorageClass when the data claim names no
+# class. tools/preflight.sh says what is missing in one line; then -q (run no recipe, print nothing, exit 1)
+# stops make without a "make: *** … Error" line of its own.
+PULUMI_GOALS := up preview drift destroy renew pulumi-ready
 PREFLIGHT := $(strip $(if $(filter $(PULUMI_GOALS) outputs pulumi-cli,$(MAKECMDGOALS)),cli) \
   $(if $(filter $(PULUMI_GOALS),$(MAKECMDGOALS)),context) \
-  $(if $(filter $(PULUMI_GOALS) outputs,$(MAKECMDGOALS)),passphrase))
+  $(if $(filter $(PULUMI_GOALS) outputs,$(MAKECMDGOALS)),passphrase stack) \
+  $(if $(filter up preview,$(MAKECMDGOALS)),storage))
 ifneq ($(PREFLIGHT),)
-ifneq ($(shell bash tools/preflight.sh '$(PREFLIGHT)' '$(KUBECONFIG_FILE)' '$(PULUMI_BACKEND_URL)'),ready)
+PREFLIGHT_RESULT := $(shell bash tools/preflight.sh '$(PREFLIGHT)' '$(KUBECONFIG_PATHS)' '$(PULUMI_BACKEND_URL)' \
+  '$(STACK)' '$(firstword $(filter $(PULUMI_GOALS) outputs,$(MAKECMDGOALS)))' '$(PYTHON)' '$(DISTRO_KUBECONFIGS)')
+ifneq ($(firstword $(PREFLIGHT_RESULT)),ready)
 MAKEFLAGS += -q
 endif
 endif
+# The stack by name, for the tools that need one (make up's notice, make renew): STACK, else the selected stack's
+# fully qualified name. Pulumi itself is given --stack only when STACK is: else it works on the selected stack.
+STACK_NAME := $(or $(STACK),$(word 2,$(PREFLIGHT_RESULT)))
+ON_STACK := $(if $(STACK),--stack $(STACK))
 
 .PHONY: help up preview drift renew outputs destroy test test-real bench lint schema debian-packages pulumi-cli pulumi-ready \
-  stack-selected toolchain cluster-up cluster-down
+  toolchain cluster-up cluster-down
 
 help:
-	@echo "make up       create the virtualenv, select or create the '$(STACK)' stack, pulumi up"
+	@echo "make up       create the virtualenv, then pulumi up on the selected stack (pulumi stack --show-name says which)"
 	@echo "make preview  pulumi preview --diff with the policy pack (what a pull request shows)"
 	@echo "make drift    pulumi preview --refresh --expect-no-changes: fails when the cluster drifted"
 	@echo "make renew    renew the certificates that are due, and roll what uses them; refuses any other change"
@@ -55,7 +70,9 @@ help:
 	@echo "make cluster-down  stop it"
 	@echo "make bench    the secured registry against the plain one, and the program's cost: bench/RESULTS.md"
 	@echo "make schema   regenerate the stack-config JSON Schema and docs/configuration.md from the settings models"
-	@echo "STACK=prod make up   works on another stack"
+	@echo "make up STACK=prod   works on the stack prod instead. make never creates or selects a stack: pulumi stack"
+	@echo "              init NAME (or pulumi stack select NAME) first. What is missing (the stack, the Pulumi CLI v3.226.0+,"
+	@echo "              a Kubernetes context, a default StorageClass for the data claim) it says in one line, building nothing"
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -84,30 +101,27 @@ pulumi-cli:
 
 pulumi-ready: $(VENV)/.runtime
 
-# up and preview start a stack that does not exist yet; drift, outputs and destroy need one that does.
-stack-selected: pulumi-ready
-	pulumi stack select --create $(STACK)
-
+# Every target works on a stack that exists (the preflight says which, or that none does): none creates one.
 # A notice when the stack still serves the example hostnames; pulumi up asks before it changes anything.
-up: stack-selected
-	@$(PYTHON) -m tools.example_hostnames $(STACK) || true
-	pulumi up --stack $(STACK)
+up: pulumi-ready
+	@$(PYTHON) -m tools.example_hostnames $(STACK_NAME) || true
+	pulumi up $(ON_STACK)
 
-preview: stack-selected policy/venv/.installed
-	pulumi preview --diff --stack $(STACK) --policy-pack policy
+preview: pulumi-ready policy/venv/.installed
+	pulumi preview --diff $(ON_STACK) --policy-pack policy
 
 drift: pulumi-ready
-	pulumi preview --refresh --expect-no-changes --diff --stack $(STACK)
+	pulumi preview --refresh --expect-no-changes --diff $(ON_STACK)
 
 # What .github/workflows/renew.yml runs every day (tools/renew.py says how it refuses other changes).
 renew: pulumi-ready policy/venv/.installed
-	$(VENV)/bin/python -m tools.renew --stack $(STACK) --policy-pack policy
+	$(VENV)/bin/python -m tools.renew --stack $(STACK_NAME) --policy-pack policy
 
 outputs:
-	pulumi stack output --json --stack $(STACK)
+	pulumi stack output --json $(ON_STACK)
 
 destroy: pulumi-ready
-	pulumi destroy --stack $(STACK)
+	pulumi destroy $(ON_STACK)
 
 debian-packages:
 	@missing=$$(for package in $(DEBIAN_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
@@ -124,7 +138,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy examples/consumer/__main__.py
 	$(VENV)/bin/mypy policy/__main__.py
-	$(VENV)/bin/python -m components.settings.check Pulumi.*.yaml
+	$(VENV)/bin/python -m components.settings.check Pulumi.*.yaml examples/stacks/*.yaml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline .github/workflows
 

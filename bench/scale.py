@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from harness.doubles import ProgramRun, dev_config, run_program, stack_config
+from harness.doubles import ProgramRun, dev_config, example_config, run_program
 
 
 @dataclass(frozen=True)
@@ -29,5 +29,5 @@ def count(stack: str, run: ProgramRun) -> Scale:
 
 
 def measure() -> list[Scale]:
-    """Pulumi.dev.yaml and Pulumi.prod.yaml (three replicas, nginx, metrics, node trust, collection, …)."""
-    return [count("dev", run_program(dev_config())), count("prod", run_program(stack_config("prod"), stack="prod"))]
+    """Pulumi.dev.yaml and examples/stacks/prod.yaml (three replicas, nginx, metrics, node trust, collection, …)."""
+    return [count("dev", run_program(dev_config())), count("prod", run_program(example_config("prod"), stack="prod"))]

@@ -9,6 +9,27 @@ import pulumi_tls as tls
 
 
 @dataclass(frozen=True)
+class SigningAuthority:
+    """The CA that signs (`tls.caGeneration`), and every CA that nodes and clients trust, as one PEM bundle."""
+
+    cert_pem: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str]
+    trusted_pem: pulumi.Output[str]
+
+
+def generation_name(name: str, generation: int) -> str:
+    """The first generation keeps the name it always had (no replacement on upgrade); later ones are numbered."""
+    return name if generation == 1 else f"{name}-{generation}"
+
+
+def ca_bundle(pems: list[str]) -> str:
+    """CA certificates one after the other, each ending its line; a single one exactly as issued."""
+    if len(pems) == 1:
+        return pems[0]
+    return "".join(pem if pem.endswith("\n") else f"{pem}\n" for pem in pems)
+
+
+@dataclass(frozen=True)
 class CertificateAuthorityArgs:
     common_name: str
     organization: str

@@ -1,9 +1,10 @@
 """NodeTrust: a DaemonSet that makes every node's container runtime trust the registry's CA.
 
-It writes, for each external hostname, what containerd reads from its registry
-host directory (`<certs.d>/<host>/hosts.toml` and `ca.crt`, read on every pull,
-no restart) and Docker's `/etc/docker/certs.d/<host>/ca.crt`. On k3s and RKE2
-a `hosts.toml` in the directory their containerd is pointed at is theirs
+On each node it writes, for each external hostname, what that node's runtime
+reads (components/node_layouts.py finds it per node): containerd's
+`<config_path>/<host>/hosts.toml` and `ca.crt` (read on every pull, no
+restart), Docker's `/etc/docker/certs.d/<host>/ca.crt`. On k3s and RKE2 a
+`hosts.toml` in the directory their containerd is pointed at is theirs
 (generated from registries.yaml), and each time they start they remove
 `<certs.d>/<host>` for every host of registries.yaml, whatever else it holds
 (k3s's `cleanContainerdHosts`). So there it writes the CA that registries.yaml
@@ -19,87 +20,21 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from components.kube import labels_for, object_metadata
+from components.node_layouts import (
+    CONFIG_DIR,
+    DOCKER_CERTS,
+    HOST,
+    INTERVAL_SECONDS,
+    RANCHER_DIRS,
+    SCRIPT,
+    STATUS_DIR,
+    HostDirectory,
+    host_directories,
+    hosts_toml,
+)
 from components.settings import Settings
-
-# (node directory of containerd's registry hosts, Docker's or None, whether hosts.toml is ours to write)
-PLATFORMS = {
-    "containerd": ("/etc/containerd/certs.d", "/etc/docker/certs.d", True),
-    "k3s": ("/var/lib/rancher/k3s/agent/etc/containerd/certs.d", None, False),
-    "rke2": ("/var/lib/rancher/rke2/agent/etc/containerd/certs.d", None, False),
-}
-# Where k3s and RKE2 read their configuration, registries.yaml included (turned into hosts.toml files).
-RANCHER_DIRS = {"k3s": "/etc/rancher/k3s", "rke2": "/etc/rancher/rke2"}
-REGISTRIES_YAML = {platform: f"{directory}/registries.yaml" for platform, directory in RANCHER_DIRS.items()}
-CONFIG_DIR = "/config"
-CONTAINERD_DIR = "/host/containerd"
-DOCKER_DIR = "/host/docker"
-CA_DIR = "/host/ca"
-INTERVAL_SECONDS = 10
-# Copies a file only when it differs, through a rename: containerd never reads half a file.
-SCRIPT = """set -eu
-place() {
-  if ! cmp -s "$1" "$2"; then cp "$1" "$2.new" && mv -f "$2.new" "$2" && echo "wrote $2"; fi
-}
-while :; do
-  for host in $TRUST_HOSTS; do
-    mkdir -p "$CONTAINERD_DIR/$host"
-    place "$CONFIG_DIR/ca.crt" "$CONTAINERD_DIR/$host/ca.crt"
-    if [ -n "$WRITE_HOSTS_TOML" ]; then place "$CONFIG_DIR/$host.toml" "$CONTAINERD_DIR/$host/hosts.toml"; fi
-    if [ -n "$DOCKER_DIR" ]; then
-      mkdir -p "$DOCKER_DIR/$host"
-      place "$CONFIG_DIR/ca.crt" "$DOCKER_DIR/$host/ca.crt"
-    fi
-  done
-  if [ -n "$CA_DIR" ]; then place "$CONFIG_DIR/ca.crt" "$CA_DIR/ca.crt"; fi
-  sleep "$INTERVAL"
-done
-"""
-
-
-def hosts_toml(host: str, certs_dir: str) -> str:
-    """containerd's registry host configuration: `host` over HTTPS, trusting our CA, for every operation.
-
-    containerd tries the `[host]` entries first and the top-level `server` last, with every capability:
-    a push goes only there, and a missing tag (404) falls through to it. So the CA is on both; without
-    it at the top, a push and a missing tag end in an x509 error. The `[host]` table stays because
-    containerd 1.6 and 1.7 (before 1.7.32) ignore a hosts.toml that has none.
-    """
-    ca = f'ca = "{certs_dir}/{host}/ca.crt"'
-    lines = [
-        f'server = "https://{host}"',
-        ca,
-        "",
-        f'[host."https://{host}"]',
-        '  capabilities = ["pull", "resolve"]',
-        f"  {ca}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def rancher_ca_dir(settings: Settings) -> str | None:
-    """On k3s and RKE2, the node directory of the CA that registries.yaml names: the stack's own, beside
-    registries.yaml, where k3s cleans nothing (it empties `<certs.d>/<host>` at every start)."""
-    platform = settings.node_trust.platform
-    return f"{RANCHER_DIRS[platform]}/{settings.name}" if platform in RANCHER_DIRS else None
-
-
-def k3s_registries_yaml(settings: Settings) -> str:
-    """k3s's (or RKE2's) `registries.yaml`: every hostname with the CA file the DaemonSet writes, no credentials.
-
-    `configs` alone: k3s writes each listed host a hosts.toml of its own, with that CA on the top-level
-    server (every capability); it honours `tls` of a host that is no mirror only from v1.29.4, v1.28.9 and
-    v1.27.13 (k3s#9839; see docs/operations.md for older releases). Empty when no DaemonSet writes the CA
-    on k3s or RKE2 nodes: there is no file to point at.
-    """
-    ca_dir = rancher_ca_dir(settings)
-    if not settings.node_trust.enabled or ca_dir is None:
-        return ""
-    configs = {host: {"tls": {"ca_file": f"{ca_dir}/ca.crt"}} for host in settings.hostnames}
-    document = yaml.safe_dump({"configs": configs}, sort_keys=False)
-    return f"# {REGISTRIES_YAML[settings.node_trust.platform]} on every node\n" + document
 
 
 @dataclass(frozen=True)
@@ -114,8 +49,6 @@ class NodeTrust(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:NodeTrust", name, None, opts)
         settings = args.settings
-        certs_dir, docker_dir, write_hosts_toml = PLATFORMS[settings.node_trust.platform]
-        ca_dir = rancher_ca_dir(settings)
         base = f"{settings.name}-node-trust"
         namespace = k8s.core.v1.Namespace(
             f"{base}-namespace",
@@ -125,7 +58,7 @@ class NodeTrust(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        files = {f"{host}.toml": hosts_toml(host, certs_dir) for host in settings.hostnames}
+        files = {f"{host}.toml": hosts_toml(host) for host in settings.hostnames}
         # Auto-named: a new CA is a new ConfigMap, which rolls the DaemonSet and rewrites every node at once.
         config_map = k8s.core.v1.ConfigMap(
             f"{base}-files",
@@ -133,23 +66,20 @@ class NodeTrust(pulumi.ComponentResource):
             data=pulumi.Output.from_input(args.ca_cert_pem).apply(lambda pem: {"ca.crt": pem, **files}),
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data"]),
         )
+        directories = host_directories(settings)
         environment = {
+            "PLATFORM": settings.node_trust.platform or "",
+            "RANCHER_PLATFORMS": " ".join(RANCHER_DIRS),
+            "STACK_NAME": settings.name,
             "TRUST_HOSTS": " ".join(settings.hostnames),
+            "WRITABLE_DIRS": " ".join(directory.path for directory in directories if directory.writable),
+            "DOCKER_CERTS": DOCKER_CERTS,
+            "HOST": HOST,
             "CONFIG_DIR": CONFIG_DIR,
-            "CONTAINERD_DIR": CONTAINERD_DIR,
-            "DOCKER_DIR": DOCKER_DIR if docker_dir else "",
-            "WRITE_HOSTS_TOML": "true" if write_hosts_toml else "",
-            "CA_DIR": CA_DIR if ca_dir else "",
+            "STATUS_DIR": STATUS_DIR,
             "INTERVAL": str(INTERVAL_SECONDS),
         }
-        host_dirs = {"containerd-certs": (certs_dir, CONTAINERD_DIR)}
-        if docker_dir:
-            host_dirs["docker-certs"] = (docker_dir, DOCKER_DIR)
-        if ca_dir:
-            host_dirs["registries-ca"] = (ca_dir, CA_DIR)
         labels = {**labels_for(settings.name), "app.kubernetes.io/component": "node-trust"}
-        # The file the node's runtime reads the CA from: registries.yaml's on k3s and RKE2.
-        trusted = f"{CA_DIR}/ca.crt" if ca_dir else f"{CONTAINERD_DIR}/{settings.hostnames[0]}/ca.crt"
         # It needs no network at all: none in, none out.
         k8s.networking.v1.NetworkPolicy(
             f"{base}-network-policy",
@@ -166,7 +96,7 @@ class NodeTrust(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=_pod_spec(settings.image, environment, host_dirs, config_map.metadata.name, trusted),
+                    spec=_pod_spec(settings.image, environment, directories, config_map.metadata.name),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -177,12 +107,13 @@ class NodeTrust(pulumi.ComponentResource):
 def _pod_spec(
     image: str,
     environment: dict[str, str],
-    host_dirs: dict[str, tuple[str, str]],
+    directories: list[HostDirectory],
     config_map: pulumi.Input[str],
-    trusted: str,
 ) -> k8s.core.v1.PodSpecArgs:
-    # Ready when this node holds the current CA; restarted when it has not for five minutes.
-    current = k8s.core.v1.ExecActionArgs(command=["cmp", "-s", f"{CONFIG_DIR}/ca.crt", trusted])
+    # Ready when the file this node's runtime reads holds the current CA; restarted when it has not for five
+    # minutes. Never ready on a node whose runtime reads no file the DaemonSet can write (its log says why).
+    trusted = f'cmp -s {CONFIG_DIR}/ca.crt "$(cat {STATUS_DIR}/trusted)"'
+    current = k8s.core.v1.ExecActionArgs(command=["/bin/sh", "-c", trusted])
     return k8s.core.v1.PodSpecArgs(
         automount_service_account_token=False,
         enable_service_links=False,
@@ -205,7 +136,13 @@ def _pod_spec(
                 env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in environment.items()],
                 volume_mounts=[
                     k8s.core.v1.VolumeMountArgs(name="files", mount_path=CONFIG_DIR, read_only=True),
-                    *(k8s.core.v1.VolumeMountArgs(name=name, mount_path=path) for name, (_, path) in host_dirs.items()),
+                    k8s.core.v1.VolumeMountArgs(name="status", mount_path=STATUS_DIR),
+                    *(
+                        k8s.core.v1.VolumeMountArgs(
+                            name=each.volume, mount_path=f"{HOST}{each.path}", read_only=not each.writable
+                        )
+                        for each in directories
+                    ),
                 ],
                 readiness_probe=k8s.core.v1.ProbeArgs(exec_=current, period_seconds=INTERVAL_SECONDS),
                 liveness_probe=k8s.core.v1.ProbeArgs(
@@ -224,12 +161,15 @@ def _pod_spec(
         ],
         volumes=[
             k8s.core.v1.VolumeArgs(name="files", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map)),
-            # Only the directories it writes, created on nodes that have none yet.
+            k8s.core.v1.VolumeArgs(name="status", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Mi")),
+            # Only the runtimes' configuration (read-only) and the directories it writes; a node without one
+            # gets it empty (DirectoryOrCreate: the DaemonSet runs on every kind of node).
             *(
                 k8s.core.v1.VolumeArgs(
-                    name=name, host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=node_path, type="DirectoryOrCreate")
+                    name=directory.volume,
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=directory.path, type="DirectoryOrCreate"),
                 )
-                for name, (node_path, _) in host_dirs.items()
+                for directory in directories
             ),
         ],
     )

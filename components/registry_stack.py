@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.certificate_authority import CertificateAuthority, CertificateAuthorityArgs
+from components.certificate_authority import (
+    CertificateAuthority,
+    CertificateAuthorityArgs,
+    SigningAuthority,
+    ca_bundle,
+    generation_name,
+)
 from components.client_certificate import ClientCertificate
 from components.exposure import RegistryExposure, RegistryExposureArgs
 from components.ingress_annotations import presents_client_certificate
-from components.node_trust import NodeTrust, NodeTrustArgs, k3s_registries_yaml
+from components.node_layouts import k3s_registries_yaml
+from components.node_trust import NodeTrust, NodeTrustArgs
 from components.pull_secrets import PullSecrets, PullSecretsArgs
 from components.registry_users import RegistryUsers, RegistryUsersArgs
 from components.server_certificate import ServerCertificate, ServerCertificateArgs
@@ -66,7 +73,7 @@ class RegistryStack(pulumi.ComponentResource):
                 settings=settings,
                 tls_cert_pem=server_certificate.cert_pem,
                 tls_private_key_pem=server_certificate.private_key_pem,
-                ca_cert_pem=authority.cert_pem,
+                ca_cert_pem=authority.trusted_pem,
                 accounts=users.accounts,
             ),
             opts=child,
@@ -77,7 +84,7 @@ class RegistryStack(pulumi.ComponentResource):
                 settings=settings,
                 namespace=workload.namespace,
                 tls_secret_name=workload.tls_secret_name,
-                ca_cert_pem=authority.cert_pem,
+                ca_cert_pem=authority.trusted_pem,
                 ingress_client=self._ingress_client_certificate(name, settings, authority),
                 previous_parent=workload,
             ),
@@ -85,7 +92,7 @@ class RegistryStack(pulumi.ComponentResource):
         )
 
         if settings.node_trust.enabled:
-            NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.cert_pem), opts=child)
+            NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.trusted_pem), opts=child)
         self.k3s_registries_yaml = k3s_registries_yaml(settings)
 
         self.registry_host = settings.hostnames[0]
@@ -93,7 +100,7 @@ class RegistryStack(pulumi.ComponentResource):
         self.internal_host = settings.internal_host
         self.namespace = workload.namespace
         self.service_name = exposure.service_name
-        self.ca_cert_pem = authority.cert_pem
+        self.ca_cert_pem = authority.trusted_pem
         # The first user's credentials (CI pushes with them), and the pull-only user's (pull Secrets, nodes).
         self.username = settings.users[0].name
         self.password = pulumi.Output.secret(users.passwords[self.username])
@@ -111,16 +118,25 @@ class RegistryStack(pulumi.ComponentResource):
         hosts = [*self.hostnames, self.internal_host]
         return pulumi.Output.secret(password.apply(lambda plain: docker_config_json(hosts, username, plain)))
 
-    def _certificates(self, name: str, settings: Settings) -> tuple[CertificateAuthority, ServerCertificate]:
+    def _certificates(self, name: str, settings: Settings) -> tuple[SigningAuthority, ServerCertificate]:
         child = pulumi.ResourceOptions(parent=self)
-        authority = CertificateAuthority(
-            f"{name}-ca",
-            CertificateAuthorityArgs(
-                common_name=f"{settings.name} CA ({settings.namespace})",
-                organization=settings.tls.organization,
-                validity_hours=settings.tls.ca_validity_hours,
-            ),
-            opts=child,
+        authorities = {
+            generation: CertificateAuthority(
+                generation_name(f"{name}-ca", generation),
+                CertificateAuthorityArgs(
+                    common_name=generation_name(f"{settings.name} CA", generation) + f" ({settings.namespace})",
+                    organization=settings.tls.organization,
+                    validity_hours=settings.tls.ca_validity_hours,
+                ),
+                opts=child,
+            )
+            for generation in settings.tls.ca_generations
+        }
+        signer = authorities[settings.tls.ca_generation]
+        authority = SigningAuthority(
+            signer.cert_pem,
+            signer.private_key_pem,
+            pulumi.Output.all(*(each.cert_pem for each in authorities.values())).apply(ca_bundle),
         )
         server_certificate = ServerCertificate(
             f"{name}-server",
@@ -139,7 +155,7 @@ class RegistryStack(pulumi.ComponentResource):
         return authority, server_certificate
 
     def _ingress_client_certificate(
-        self, name: str, settings: Settings, authority: CertificateAuthority
+        self, name: str, settings: Settings, authority: SigningAuthority
     ) -> ClientCertificate | None:
         if not presents_client_certificate(settings.ingress):
             return None

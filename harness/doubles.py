@@ -52,6 +52,7 @@ __all__ = [
     "Registration",
     "contains_secret",
     "dev_config",
+    "example_config",
     "redact",
     "run_program",
     "stack_config",
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Example stack files, copied on purpose (`cp examples/stacks/prod.yaml Pulumi.<stack>.yaml`): no stack picks them up.
+EXAMPLE_STACKS = PROJECT_DIR / "examples" / "stacks"
 
 
 def _secret_like_inputs(raw_inputs: Mapping[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +186,16 @@ def dev_config() -> dict[str, str]:
 
 def stack_config(stack: str) -> dict[str, str]:
     """Pulumi.<stack>.yaml's settings, as the engine hands them to the program (objects as JSON)."""
-    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    return _settings_of(PROJECT_DIR / f"Pulumi.{stack}.yaml")
+
+
+def example_config(name: str) -> dict[str, str]:
+    """examples/stacks/<name>.yaml's settings: an example stack file a user copies to Pulumi.<stack>.yaml."""
+    return _settings_of(EXAMPLE_STACKS / f"{name}.yaml")
+
+
+def _settings_of(stack_file: Path) -> dict[str, str]:
+    document = yaml.safe_load(stack_file.read_text())
     config: dict[str, str] = {}
     for key, value in (document.get("config") or {}).items():
         config[key] = value if isinstance(value, str) else json.dumps(value)

@@ -34,7 +34,7 @@ REQUIRED_TOOLS = (
 )
 # The front's release the stack pins (caddy:2.10.2-alpine@…): the sandbox runs that binary.
 FRONT_RELEASE = DEFAULT_FRONT_IMAGE.split(":")[1].split("-")[0]
-NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.local"
+NOT_IN_CERTIFICATE = "not-in-certificate.8-mega.internal"
 REPOSITORY = "utils/busybox"
 
 

@@ -57,7 +57,8 @@ def _container_root(root: Path, container: ContainerLayout) -> None:
         target.touch()
         _sh("mount", "--bind", source, str(target))
         _sh("mount", "-o", "remount,bind,ro", str(target))
-    for mount in container.mounts:
+    # A parent before what is mounted inside it, as containerd orders a container's mounts.
+    for mount in sorted(container.mounts, key=lambda mount: len(Path(mount.target).parts)):
         target = Path(f"{root}{mount.target}")
         target.mkdir(parents=True, exist_ok=True)
         _sh("mount", "--bind", mount.source, str(target))

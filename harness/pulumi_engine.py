@@ -52,10 +52,13 @@ class PulumiCli:
     bin_dir: Path
     home: Path
     kubeconfig: Path | None = None
+    # Another file backend (a folder of `home`) and passphrase, with the same PULUMI_HOME: another team's backend.
+    state: str = "state"
+    passphrase: str = PASSPHRASE
 
     @property
     def backend(self) -> Path:
-        return self.home / "state"
+        return self.home / self.state
 
     def environment(self) -> dict[str, str]:
         environment = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "KUBECONFIG"))}
@@ -63,7 +66,7 @@ class PulumiCli:
             PATH=f"{self.bin_dir}:{environment.get('PATH', '/usr/bin:/bin')}",
             PULUMI_HOME=str(self.home / "home"),
             PULUMI_BACKEND_URL=f"file://{self.backend}",
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_SKIP_CONFIRMATIONS="true",

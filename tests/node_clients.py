@@ -83,7 +83,7 @@ class PushingClient(NodeClient, Protocol):
 class Containerd:
     """A private containerd on the node: its CRI plugin reads registry hosts from the DaemonSet's directory."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, hosts_dir: str = HOSTS_DIR) -> None:
         self.node = node
         self.state = node.workspace / "containerd"
         self.state.mkdir()
@@ -104,7 +104,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "native"
   [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "{HOSTS_DIR}"
+    config_path = "{hosts_dir}"
 """
         )
         self.daemon = node.start_daemon("containerd", ["containerd", "--config", node.inside(config)], self._serving)

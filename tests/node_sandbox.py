@@ -14,6 +14,7 @@ each with its own root, state and socket in the workspace, stopped by PID.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.doubles import ProgramRun
+from harness.doubles import FaithfulMocks, ProgramRun, dev_config, run_program
 from harness.e2e import Registry
 from harness.pod_layout import IMAGE_PATH, PodLayout
 from harness.pod_roots import CLIENT_ROOT, INGRESS_PORT, INSIDE
@@ -36,7 +37,26 @@ TRUST_DIRS = ("/etc/containerd/certs.d", "/etc/docker/certs.d")
 EMPTY_TRUST_DIRS = ("/etc/containers/certs.d",)
 NODE_ENV = {"PATH": IMAGE_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"}
 # The node-trust script's commands: busybox applets, as in the registry image it runs in.
-APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo")
+APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo", "cat", "sed", "tr", "head", "grep")
+# A node whose containerd 1.x reads /etc/containerd/certs.d, as the node's own containerd here does.
+CONTAINERD_NODE = {
+    "/etc/containerd/config.toml": 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
+    '  config_path = "/etc/containerd/certs.d"\n'
+}
+
+
+def rancher_node(platform: str) -> dict[str, str]:
+    """A k3s (or RKE2) node: the config.toml they generate for their containerd 1.7 (pkg/agent/templates)."""
+    config = f"/var/lib/rancher/{platform}/agent/etc/containerd"
+    registry = f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{config}/certs.d"\n'
+    return {f"{config}/config.toml": f"version = 2\n{registry}"}
+
+
+def node_trust_run(mocks: FaithfulMocks) -> ProgramRun:
+    """The dev stack with the node-trust DaemonSet on, every node's layout detected."""
+    config = dev_config()
+    config["image-registry:nodeTrust"] = json.dumps({"enabled": True})
+    return run_program(config, mocks)
 
 
 def wait_for(paths: list[Path], timeout: float = 20) -> None:
@@ -46,8 +66,12 @@ def wait_for(paths: list[Path], timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
-def start_node_trust(run: ProgramRun, workspace: Path) -> Sandbox:
-    """The DaemonSet's container, its rendered command run by busybox; its hostPaths under `workspace/node`."""
+def start_node_trust(run: ProgramRun, workspace: Path, node_files: dict[str, str] | None = None) -> Sandbox:
+    """The DaemonSet's container, its rendered command run by busybox; its hostPaths under `workspace/node`,
+    on a node holding `node_files` (node path -> text; by default a containerd 1.x node's configuration)."""
+    for path, text in (CONTAINERD_NODE if node_files is None else node_files).items():
+        node_path(workspace, path).parent.mkdir(parents=True, exist_ok=True)
+        node_path(workspace, path).write_text(text)
     layout = PodLayout.from_run(run, workspace, [], kind="DaemonSet", pod_name="node-trust")
     applets = workspace / "image-bin"
     applets.mkdir(exist_ok=True)
@@ -78,14 +102,15 @@ class Daemon:
 class Node:
     """The node's namespaces, linked to the registry's pod; commands and daemons run in them."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, trust_dirs: tuple[str, ...] = TRUST_DIRS) -> None:
         self.workspace = registry.workspace
+        self.trust_dirs = trust_dirs
         self.sandbox = Sandbox(PodLayout.without_containers(self.workspace, "node"))
         self.daemons: list[Daemon] = []
         try:
             self.pod_address = self.sandbox.connect(registry.sandbox, LINK_INDEX)
             self._resolve_and_route(registry.run.outputs["hostnames"], registry.layout.port)
-            for path in TRUST_DIRS:
+            for path in trust_dirs:
                 self._bind(self.sandbox.inside(node_path(self.workspace, path)), path)
             for path in EMPTY_TRUST_DIRS:
                 self.check("mkdir", "-p", path)
@@ -109,12 +134,12 @@ class Node:
     @contextlib.contextmanager
     def without_trust(self) -> Iterator[None]:
         """The node as it was before the DaemonSet ran: its certificate directories empty."""
-        for path in TRUST_DIRS:
+        for path in self.trust_dirs:
             self.check("umount", path)
         try:
             yield
         finally:
-            for path in TRUST_DIRS:
+            for path in self.trust_dirs:
                 self._bind(self.sandbox.inside(node_path(self.workspace, path)), path)
 
     def inside(self, path: Path) -> str:

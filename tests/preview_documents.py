@@ -161,7 +161,7 @@ def ingress_inputs(tls_secret_name: str) -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"annotations": {"pulumi.com/skipAwait": "true"}, "name": "image-registry"},
-        "spec": {"tls": [{"hosts": ["image-registry.8-mega.local"], "secretName": tls_secret_name}]},
+        "spec": {"tls": [{"hosts": ["image-registry.8-mega.internal"], "secretName": tls_secret_name}]},
     }
 
 

@@ -7,6 +7,7 @@ They never skip: a toolchain that cannot be built fails them (`harness.toolchain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,38 @@ def converged_dev_stack(toolchain: Path, control_plane: Cluster, tmp_path_factor
     workspace = tmp_path_factory.mktemp("dev-stack")
     cli = PulumiCli(toolchain, workspace / "pulumi", control_plane.kubeconfig)
     return deployer(cli, workspace)("dev", DEV_OVERRIDES)
+
+
+def readme_blocks(readme: Path, heading: str) -> list[str]:
+    """The fenced ```sh blocks of a README's section (`heading`, a whole line such as "## Quick start", up to the
+    next heading of its level or above), each as typed there."""
+    lines = readme.read_text().splitlines()
+    if heading not in lines:
+        raise AssertionError(f"{readme.name} has no section {heading!r}")
+    level = len(heading.split(" ", 1)[0])
+    blocks: list[str] = []
+    block: list[str] | None = None
+    for line in lines[lines.index(heading) + 1 :]:
+        if block is not None:
+            if line.startswith("```"):
+                blocks.append("\n".join(block) + "\n")
+                block = None
+            else:
+                block.append(line)
+        elif line == "```sh":
+            block = []
+        elif re.match(rf"#{{1,{level}}} ", line):
+            break
+    return blocks
+
+
+def quick_start_pushed_image(readme: Path) -> str:
+    """The repository and tag the README's quick start pushes (`docker push $host/<repository>:<tag>`): what
+    examples/consumer runs by default."""
+    pushed: list[str] = [
+        image
+        for block in readme_blocks(readme, "## Quick start")
+        for image in re.findall(r"docker push \$host/(\S+)", block)
+    ]
+    assert len(pushed) == 1, f"expected one `docker push $host/…` in the quick start of {readme}, found {pushed}"
+    return pushed[0]

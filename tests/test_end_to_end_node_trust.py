@@ -14,17 +14,15 @@ import json
 import tomllib
 from pathlib import Path
 
-from harness.doubles import FaithfulMocks, dev_config, run_program
+from harness.doubles import FaithfulMocks
 from harness.e2e import REPOSITORY, running_registry
 from harness.images import build_busybox_image
-from tests.node_sandbox import start_node_trust, wait_for
+from tests.node_sandbox import node_trust_run, start_node_trust, wait_for
 
 
 def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> None:
-    config = dev_config()
-    config["image-registry:nodeTrust"] = json.dumps({"enabled": True})
     mocks = FaithfulMocks()
-    run = run_program(config, mocks)
+    run = node_trust_run(mocks)
     with running_registry(run, mocks, tmp_path) as registry:
         host = run.outputs["registryHost"]
         digest = build_busybox_image(tmp_path / "busybox")
@@ -42,7 +40,7 @@ def test_the_daemon_set_makes_the_node_trust_the_registry(tmp_path: Path) -> Non
                 assert (certs / name / "ca.crt").read_text() == run.outputs["caCertPem"]
                 assert (docker / name / "ca.crt").read_text() == run.outputs["caCertPem"]
                 hosts = tomllib.loads((certs / name / "hosts.toml").read_text())
-                ca = f"/etc/containerd/certs.d/{name}/ca.crt"
+                ca = "ca.crt"
                 assert (hosts["server"], hosts["ca"]) == (f"https://{name}", ca)
                 assert hosts["host"][f"https://{name}"] == {"capabilities": ["pull", "resolve"], "ca": ca}
 

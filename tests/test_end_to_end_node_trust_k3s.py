@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.node_trust import PLATFORMS
+from components.node_layouts import LAYOUTS
 from harness.doubles import FaithfulMocks, dev_config, run_program
-from tests.node_sandbox import node_path, start_node_trust, wait_for
+from tests.node_sandbox import node_path, rancher_node, start_node_trust, wait_for
 
 
 @pytest.mark.parametrize("platform", ["k3s", "rke2"])
@@ -30,8 +30,8 @@ def test_a_k3s_restart_leaves_the_ca_that_registries_yaml_names(tmp_path: Path, 
     configs = yaml.safe_load(run.outputs["k3sRegistriesYaml"])["configs"]
     assert set(configs) == set(run.outputs["hostnames"])
     ca_files = [node_path(tmp_path, entry["tls"]["ca_file"]) for entry in configs.values()]
-    certs = node_path(tmp_path, PLATFORMS[platform][0])
-    node = start_node_trust(run, tmp_path)
+    certs = node_path(tmp_path, LAYOUTS[platform].certs_dir)
+    node = start_node_trust(run, tmp_path, rancher_node(platform))
     try:
         wait_for([*ca_files, *(certs / host / "ca.crt" for host in configs)])
         # k3s starting: every listed host's directory goes, whatever it holds.

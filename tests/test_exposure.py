@@ -48,7 +48,7 @@ def test_service_selects_the_pods_on_5000(dev_run: ProgramRun) -> None:
 
 def test_ingress_serves_every_hostname_with_our_certificate(dev_run: ProgramRun) -> None:
     ingress = dev_run.manifest("Ingress")
-    hostnames = ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+    hostnames = ["image-registry.8-mega.internal", "image-registry.8-mega.example.com"]
     assert ingress["spec"]["ingressClassName"] == "traefik"
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == hostnames
     assert ingress["spec"]["tls"] == [{"hosts": hostnames, "secretName": tls_secret_name(dev_run)}]

@@ -40,6 +40,18 @@ def test_every_node_in_a_namespace_of_its_own(run_with: RunProgram) -> None:
     assert own["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
+def host_paths(run: ProgramRun) -> dict[str, tuple[str, bool]]:
+    """Node directory -> where the DaemonSet's container has it, and whether it may write there."""
+    pod = daemon_pod(run)
+    (container,) = pod["containers"]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    return {
+        volume["hostPath"]["path"]: (mounts[volume["name"]]["mountPath"], not mounts[volume["name"]].get("readOnly"))
+        for volume in pod["volumes"]
+        if "hostPath" in volume
+    }
+
+
 def test_least_privilege(run_with: RunProgram) -> None:
     pod = daemon_pod(run_with(nodeTrust=ON))
     (container,) = pod["containers"]
@@ -50,13 +62,54 @@ def test_least_privilege(run_with: RunProgram) -> None:
         "capabilities": {"drop": ["ALL"]},
     }
     assert pod["automountServiceAccountToken"] is False
-    host_paths = {volume["hostPath"]["path"] for volume in pod["volumes"] if "hostPath" in volume}
-    assert host_paths == {"/etc/containerd/certs.d", "/etc/docker/certs.d"}
     assert all(volume["hostPath"]["type"] == "DirectoryOrCreate" for volume in pod["volumes"] if "hostPath" in volume)
     mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
     assert mounts["files"]["readOnly"] is True
     registry = serving_container(run_with(), "registry")
     assert container["image"] == registry["image"]
+
+
+# Each runtime's configuration read-only; only the certificate directories (and k3s's CA beside
+# registries.yaml) writable: never the configuration itself.
+EVERY_LAYOUT = {
+    "/etc/containerd": False,
+    "/etc/containerd/certs.d": True,
+    "/etc/docker/certs.d": True,
+    "/var/lib/rancher/k3s/agent/etc/containerd": False,
+    "/var/lib/rancher/k3s/agent/etc/containerd/certs.d": True,
+    "/etc/rancher/k3s/image-registry": True,
+    "/var/lib/rancher/rke2/agent/etc/containerd": False,
+    "/var/lib/rancher/rke2/agent/etc/containerd/certs.d": True,
+    "/etc/rancher/rke2/image-registry": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("platform", "directories"),
+    [
+        (None, EVERY_LAYOUT),
+        ("containerd", {path: writable for path, writable in EVERY_LAYOUT.items() if "rancher" not in path}),
+        ("k3s", {path: writable for path, writable in EVERY_LAYOUT.items() if "/k3s" in path}),
+        ("rke2", {path: writable for path, writable in EVERY_LAYOUT.items() if "/rke2" in path}),
+    ],
+)
+def test_it_reads_each_runtimes_configuration_and_writes_only_certificates(
+    run_with: RunProgram, platform: str | None, directories: dict[str, bool]
+) -> None:
+    run = run_with(nodeTrust={"enabled": True, "platform": platform})
+    paths = host_paths(run)
+    assert {path: writable for path, (_, writable) in paths.items()} == directories
+    assert all(inside == f"/host{path}" for path, (inside, _) in paths.items())
+    env = environment(run)
+    assert env["PLATFORM"] == (platform or "")
+    assert sorted(env["WRITABLE_DIRS"].split()) == sorted(path for path, writable in directories.items() if writable)
+
+
+def test_ready_only_where_the_runtime_reads_the_current_ca(run_with: RunProgram) -> None:
+    (container,) = daemon_pod(run_with(nodeTrust=ON))["containers"]
+    probe = ["/bin/sh", "-c", 'cmp -s /config/ca.crt "$(cat /status/trusted)"']
+    assert container["readinessProbe"]["exec"]["command"] == probe
+    assert container["livenessProbe"]["exec"]["command"] == probe
 
 
 def test_the_files_it_writes(run_with: RunProgram) -> None:
@@ -67,27 +120,7 @@ def test_the_files_it_writes(run_with: RunProgram) -> None:
     assert set(data) == {"ca.crt", *(f"{host}.toml" for host in run.outputs["hostnames"])}
     env = environment(run)
     assert env["TRUST_HOSTS"].split() == run.outputs["hostnames"]
-    assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("true", "/host/docker")
-
-
-def host_paths(run: ProgramRun) -> dict[str, str]:
-    """Node directory -> where the DaemonSet's container has it."""
-    pod = daemon_pod(run)
-    (container,) = pod["containers"]
-    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
-    return {volume["hostPath"]["path"]: mounts[volume["name"]] for volume in pod["volumes"] if "hostPath" in volume}
-
-
-def test_on_k3s_only_the_ca_in_k3s_own_directory_and_one_of_its_own(run_with: RunProgram) -> None:
-    run = run_with(nodeTrust={"enabled": True, "platform": "k3s"})
-    paths = host_paths(run)
-    assert set(paths) == {"/var/lib/rancher/k3s/agent/etc/containerd/certs.d", "/etc/rancher/k3s/image-registry"}
-    env = environment(run)
-    assert (env["WRITE_HOSTS_TOML"], env["DOCKER_DIR"]) == ("", "")
-    assert env["CA_DIR"] == paths["/etc/rancher/k3s/image-registry"]
-    # Ready when the file registries.yaml names holds the current CA.
-    (container,) = daemon_pod(run)["containers"]
-    assert container["readinessProbe"]["exec"]["command"] == ["cmp", "-s", "/config/ca.crt", f"{env['CA_DIR']}/ca.crt"]
+    assert env["STACK_NAME"] == "image-registry"
 
 
 def test_a_new_ca_rolls_the_daemon_set(run_with: RunProgram) -> None:
@@ -105,7 +138,8 @@ def test_containerd_trusts_the_ca_on_every_host_it_may_use(run_with: RunProgram)
     data = objects_by_name(run)[("ConfigMap", volume["configMap"]["name"])]["data"]
     for host in run.outputs["hostnames"]:
         hosts = tomllib.loads(data[f"{host}.toml"])
-        ca = f"/etc/containerd/certs.d/{host}/ca.crt"
+        # Relative: containerd reads it beside the hosts.toml, in whichever config_path directory that is.
+        ca = "ca.crt"
         assert (hosts["server"], hosts["ca"]) == (f"https://{host}", ca)
         assert "capabilities" not in hosts, "the fallback keeps every capability (push)"
         # containerd 1.6 (and 1.7 before 1.7.32) ignores a hosts.toml without a [host] table.
@@ -119,22 +153,24 @@ def registries_yaml(run: ProgramRun) -> dict[str, Any]:
     return loaded
 
 
-@pytest.mark.parametrize("platform", ["k3s", "rke2"])
-def test_registries_yaml_points_k3s_at_the_ca_the_daemon_set_writes(run_with: RunProgram, platform: str) -> None:
+@pytest.mark.parametrize(("platform", "written_as"), [(None, "k3s"), ("k3s", "k3s"), ("rke2", "rke2")])
+def test_registries_yaml_points_k3s_at_the_ca_the_daemon_set_writes(
+    run_with: RunProgram, platform: str | None, written_as: str
+) -> None:
     run = run_with(nodeTrust={"enabled": True, "platform": platform})
-    certs_dir = f"/var/lib/rancher/{platform}/agent/etc/containerd/certs.d"
-    ca_dir = f"/etc/rancher/{platform}/image-registry"
-    assert set(host_paths(run)) == {certs_dir, ca_dir}
+    certs_dir = f"/var/lib/rancher/{written_as}/agent/etc/containerd/certs.d"
+    ca_dir = f"/etc/rancher/{written_as}/image-registry"
+    assert host_paths(run)[ca_dir] == (f"/host{ca_dir}", True)
     assert registries_yaml(run) == {
         "configs": {host: {"tls": {"ca_file": f"{ca_dir}/ca.crt"}} for host in run.outputs["hostnames"]}
     }
     # k3s removes <certs.d>/<host> of every host it lists at each start: the CA it names lies elsewhere.
     assert not ca_dir.startswith(certs_dir)
-    assert run.outputs["k3sRegistriesYaml"].startswith(f"# /etc/rancher/{platform}/registries.yaml on every node\n")
+    assert run.outputs["k3sRegistriesYaml"].startswith(f"# /etc/rancher/{written_as}/registries.yaml on every node\n")
     assert run.outputs["password"] not in run.outputs["k3sRegistriesYaml"]
 
 
-@pytest.mark.parametrize("node_trust", [None, ON, {"enabled": False, "platform": "k3s"}])
+@pytest.mark.parametrize("node_trust", [None, {"enabled": True, "platform": "containerd"}, {"enabled": False}])
 def test_no_registries_yaml_without_a_ca_file_on_k3s_nodes(run_with: RunProgram, node_trust: object) -> None:
-    # Off, or on plain containerd: no DaemonSet writes a CA where k3s or RKE2 would look.
+    # Off, or pinned to plain containerd: no DaemonSet writes a CA where k3s or RKE2 would look.
     assert run_with(nodeTrust=node_trust).outputs["k3sRegistriesYaml"] == ""

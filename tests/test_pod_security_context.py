@@ -146,7 +146,7 @@ def test_root_without_capabilities_cannot_do_what_root_does(tmp_path: Path) -> N
     sandbox = Sandbox(layout)
     try:
         inside = sandbox.inside(stranger)
-        chown = sandbox.exec_in("node-trust", "chown", "1", "/host/containerd")
+        chown = sandbox.exec_in("node-trust", "chown", "1", "/host/etc/containerd/certs.d")
         assert (chown.returncode, "not permitted" in chown.stderr) == (1, True), chown
         read = sandbox.exec_in("node-trust", "cat", inside)
         assert (read.returncode, "Permission denied" in read.stderr) == (1, True), read

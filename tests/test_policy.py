@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from harness.doubles import ProgramRun, run_program, stack_config
+from harness.doubles import ProgramRun, dev_config, example_config, run_program
 from policy.policies import POLICIES, users_who_can_write
 from tests.conftest import RunProgram
 
@@ -188,8 +188,8 @@ def test_the_rendered_throwaway_stack_fails_in_prod(run_with: RunProgram) -> Non
 
 
 def test_the_example_stacks_pass_their_own_previews() -> None:
-    for stack in ("dev", "prod"):
-        assert all_violations(run_program(stack_config(stack), stack=stack), stack) == [], stack
+    for stack, config in (("dev", dev_config()), ("prod", example_config("prod"))):
+        assert all_violations(run_program(config, stack=stack), stack) == [], stack
 
 
 def test_pull_secrets_cannot_push(run_with: RunProgram) -> None:

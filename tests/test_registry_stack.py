@@ -52,8 +52,8 @@ def test_outputs_are_exactly_the_contract(dev_run: ProgramRun) -> None:
 
 def test_output_values(dev_run: ProgramRun) -> None:
     outputs = dev_run.outputs
-    assert outputs["registryHost"] == "image-registry.8-mega.local"
-    assert outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+    assert outputs["registryHost"] == "image-registry.8-mega.internal"
+    assert outputs["hostnames"] == ["image-registry.8-mega.internal", "image-registry.8-mega.example.com"]
     assert outputs["internalHost"] == "image-registry.kube-infra.svc.cluster.local:5000"
     assert outputs["namespace"] == "kube-infra"
     assert outputs["serviceName"] == "image-registry"
@@ -64,8 +64,8 @@ def test_output_values(dev_run: ProgramRun) -> None:
 def test_docker_config_json_logs_in_everywhere(dev_run: ProgramRun) -> None:
     auths = json.loads(dev_run.outputs["dockerConfigJson"])["auths"]
     assert set(auths) == {
-        "image-registry.8-mega.local",
-        "image-registry.8-mega.io",
+        "image-registry.8-mega.internal",
+        "image-registry.8-mega.example.com",
         "image-registry.kube-infra.svc.cluster.local:5000",
     }
     expected = f"registry:{dev_run.outputs['password']}".encode()

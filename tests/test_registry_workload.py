@@ -200,7 +200,7 @@ def test_certificate_and_settings_changes_roll_the_pods_user_changes_do_not() ->
     assert template(users_changed) == template(first)
 
     config["image-registry:hostnames"] = (
-        '["image-registry.8-mega.local", "image-registry.8-mega.io", "registry.8-mega.io"]'
+        '["image-registry.8-mega.internal", "image-registry.8-mega.example.com", "registry.8-mega.example.com"]'
     )
     certificate_changed = run_program(config, mocks)
     assert volumes(certificate_changed)["tls"]["secret"]["secretName"] != volumes(first)["tls"]["secret"]["secretName"]

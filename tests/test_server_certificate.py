@@ -19,8 +19,8 @@ from tests.conftest import RunProgram
 
 # The manual install's names, written out here on purpose (the program derives them).
 SEED_NAMES = {
-    "image-registry.8-mega.local",
-    "image-registry.8-mega.io",
+    "image-registry.8-mega.internal",
+    "image-registry.8-mega.example.com",
     "image-registry",
     "image-registry.kube-infra",
     "image-registry.kube-infra.svc",
@@ -61,7 +61,7 @@ def test_certificate_verifies_against_the_ca_for_each_name(dev_run: ProgramRun, 
 
 def test_certificate_does_not_verify_for_other_names(dev_run: ProgramRun) -> None:
     ca, server = certificates(dev_run)
-    verifier = PolicyBuilder().store(Store([ca])).build_server_verifier(x509.DNSName("registry.8-mega.local"))
+    verifier = PolicyBuilder().store(Store([ca])).build_server_verifier(x509.DNSName("registry.8-mega.internal"))
     with pytest.raises(x509.verification.VerificationError):
         verifier.verify(server, [])
 
@@ -121,8 +121,8 @@ def test_extra_names_and_addresses(run_with: RunProgram) -> None:
     run = run_with(tls={"extraDnsNames": ["registry.lan"], "extraIpAddresses": ["192.0.2.10"]}, namespace="infra")
     _, server = certificates(run)
     assert dns_names(server) == {
-        "image-registry.8-mega.local",
-        "image-registry.8-mega.io",
+        "image-registry.8-mega.internal",
+        "image-registry.8-mega.example.com",
         "image-registry",
         "image-registry.infra",
         "image-registry.infra.svc",

@@ -45,7 +45,7 @@ def test_dev_stack_config_is_the_manual_install_lab() -> None:
     settings = parse_settings(project_config(dev_config()))
     assert settings.namespace == "kube-infra"
     assert settings.create_namespace is True
-    assert settings.hostnames == ("image-registry.8-mega.local", "image-registry.8-mega.io")
+    assert settings.hostnames == ("image-registry.8-mega.internal", "image-registry.8-mega.example.com")
     assert settings.replicas == 1
     assert settings.users == (User(name="registry"),)
     assert settings.ingress.enabled
@@ -382,6 +382,31 @@ BAD_INPUTS = [
         id="tls-extra-duplicates-derived",
     ),
     pytest.param({"tls": {"organisation": "x"}}, "tls.organisation", '"x"', "only the keys", id="tls-key-typo"),
+    pytest.param(
+        {"tls": {"caGeneration": 2, "trustedCaGenerations": [1, 3]}},
+        "tls.trustedCaGenerations",
+        "[1, 3]",
+        "must include tls.caGeneration (2)",
+        id="tls-signer-untrusted",
+    ),
+    pytest.param(
+        {"tls": {"trustedCaGenerations": [1, 0]}}, "tls.trustedCaGenerations[1]", "0", "≥ 1", id="tls-generation-zero"
+    ),
+    pytest.param({"tls": {"caGeneration": 0}}, "tls.caGeneration", "0", "≥ 1", id="tls-signer-zero"),
+    pytest.param(
+        {"tls": {"trustedCaGenerations": [1, 1]}},
+        "tls.trustedCaGenerations[1]",
+        "1",
+        "each generation once",
+        id="tls-generation-twice",
+    ),
+    pytest.param(
+        {"nodeTrust": {"enabled": True, "platform": "docker"}},
+        "nodeTrust.platform",
+        '"docker"',
+        "containerd, k3s or rke2",
+        id="node-trust-platform-unknown",
+    ),
     pytest.param({"image": "registry"}, "image", '"registry"', "pinned tag", id="image-untagged"),
     pytest.param({"image": "registry:latest"}, "image", '"registry:latest"', "not :latest", id="image-latest"),
     pytest.param({"image": "Registry::3"}, "image", '"Registry::3"', "image reference", id="image-garbage"),

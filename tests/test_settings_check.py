@@ -206,7 +206,8 @@ def test_lines_follow_the_files_order_of_keys() -> None:
 
 
 def test_the_stack_files_pass_and_a_bad_one_fails_with_its_name(tmp_path: Path) -> None:
-    stack_files = sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))
+    # The project's stack files and the examples a user copies to one (examples/stacks/).
+    stack_files = sorted(PROJECT_DIR.glob("Pulumi.*.yaml")) + sorted(PROJECT_DIR.glob("examples/stacks/*.yaml"))
     assert run_check(*stack_files).returncode == 0
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text(yaml.safe_dump({"config": {"image-registry:replicas": 0}}))

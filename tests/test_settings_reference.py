@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel
 
-from components.settings import Settings
+from components.settings import IngressSettings, Settings
 from components.settings.reference import REFERENCE_FILE, render
 from components.settings.schema import SCHEMA_LIMITS
 
@@ -64,6 +64,17 @@ def test_types_and_defaults() -> None:
     assert "| boolean | `true` |" in row("createNamespace")
     assert '| list of objects | `[{"name": "registry"}]` |' in row("users")
     assert "| string | `20Gi` | a positive byte quantity such as 20Gi" in row("storage.size")
+
+
+def test_defaults_that_follow_the_controller_are_each_controllers() -> None:
+    # What the program sets, controller by controller: an nginx stack's class is not traefik's.
+    controllers = typing.get_args(IngressSettings.model_fields["controller"].annotation)
+    assert controllers == ("traefik", "nginx")
+    for controller in controllers:
+        ingress = IngressSettings.model_validate({"controller": controller})
+        assert f"{controller} → `{ingress.class_name}`" in row("ingress.className")
+        assert f"{controller} → `{ingress.controller_namespace}`" in row("ingress.controllerNamespace")
+    assert row("ingress.controllerNamespace").count("→") == len(controllers)
 
 
 def test_secret_leaves_are_marked_with_the_command_that_sets_them() -> None:

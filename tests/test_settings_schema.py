@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from components.settings.schema import SCHEMA_FILE, render
 from components.settings.types import BYTE_QUANTITY_PATTERN, DNS_NAME_PATTERN, ByteQuantity, DnsName
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-STACK_FILES = sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))
+# Examples a user copies to a stack file of their own (examples/stacks/prod.yaml), and the project's stack files.
+EXAMPLE_STACKS = sorted((PROJECT_DIR / "examples" / "stacks").glob("*.yaml"))
+STACK_FILES = sorted(PROJECT_DIR.glob("Pulumi.*.yaml")) + EXAMPLE_STACKS
 CHECKER = StackFileChecker(json.loads(SCHEMA_FILE.read_text()))
 
 
@@ -32,13 +35,25 @@ def test_the_checked_in_schema_is_current() -> None:
     assert SCHEMA_FILE.read_text() == render(), "stale: run `make schema` and commit the result"
 
 
-@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda path: path.name)
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda path: str(path.relative_to(PROJECT_DIR)))
 def test_every_stack_file_points_editors_at_the_schema_and_validates(stack_file: Path) -> None:
     first_line = stack_file.read_text().splitlines()[0]
-    relative = SCHEMA_FILE.relative_to(PROJECT_DIR)
-    assert first_line == f"# yaml-language-server: $schema=./{relative}"
+    # Relative to the stack file, as the YAML language server reads it.
+    relative = os.path.relpath(SCHEMA_FILE, stack_file.parent)
+    prefix = "" if relative.startswith("..") else "./"
+    assert first_line == f"# yaml-language-server: $schema={prefix}{relative}"
     result = check(stack_file)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_example_stack_is_copied_on_purpose_and_says_how() -> None:
+    # Outside the project's root, so that `pulumi stack init prod` inherits nothing: a user copies it on purpose.
+    assert EXAMPLE_STACKS
+    readme = (PROJECT_DIR / "README.md").read_text()
+    for example in EXAMPLE_STACKS:
+        copy = f"cp examples/stacks/{example.name} Pulumi.<stack>.yaml"
+        assert copy in example.read_text(), example.name
+        assert copy in readme, example.name
 
 
 GOOD = {

@@ -51,7 +51,7 @@ def test_the_cli_channel_reads_plain_keys(monkeypatch: pytest.MonkeyPatch) -> No
     config["image-registry:namespace"] = "registry-system"
     run = run_as_the_cli(monkeypatch, config, [])
     assert run.outputs["namespace"] == "registry-system"
-    assert run.outputs["hostnames"] == ["image-registry.8-mega.local", "image-registry.8-mega.io"]
+    assert run.outputs["hostnames"] == ["image-registry.8-mega.internal", "image-registry.8-mega.example.com"]
 
 
 def test_the_cli_channel_refuses_unknown_keys(monkeypatch: pytest.MonkeyPatch) -> None:

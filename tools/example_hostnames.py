@@ -11,9 +11,9 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 
-# Pulumi.dev.yaml's lab names, from the manual install this stack replaces.
-LAB_HOSTNAMES = frozenset({"image-registry.8-mega.local", "image-registry.8-mega.io"})
-# Reserved for examples (RFC 2606): never anyone's registry (Pulumi.prod.yaml uses them).
+# Pulumi.dev.yaml's lab names: the manual install's, under names no one serves (.internal, example.com).
+LAB_HOSTNAMES = frozenset({"image-registry.8-mega.internal", "image-registry.8-mega.example.com"})
+# Reserved for examples (RFC 2606): never anyone's registry (examples/stacks/prod.yaml uses them).
 EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -62,6 +62,17 @@ class TlsSettings(ConfigModel):
     extra_ip_addresses: tuple[IpAddress, ...] = Field(
         default=(), description="a list of IP addresses the certificate names too", json_schema_extra=UNIQUE_ITEMS
     )
+    # A rotation is three runs: trust a new generation, sign with it, stop trusting the old one
+    # (docs/operations.md, "Rotating the CA").
+    ca_generation: int = Field(
+        default=1, ge=1, description="a whole number ≥ 1: the generation of the CA that signs the certificates"
+    )
+    trusted_ca_generations: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        default=(),
+        description="a list of CA generations (whole numbers ≥ 1) that nodes and clients trust, tls.caGeneration "
+        "among them; empty (the default): tls.caGeneration alone",
+        json_schema_extra=UNIQUE_ITEMS,
+    )
 
     @field_validator("server_validity_hours")
     @classmethod
@@ -79,6 +90,20 @@ class TlsSettings(ConfigModel):
             raise ValueError(f"fewer than tls.serverValidityHours ({server_hours}), or every run renews")
         return hours
 
+    @field_validator("trusted_ca_generations")
+    @classmethod
+    def _signer_trusted(cls, generations: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        unique(generations, "tls.trustedCaGenerations", "generation")
+        signer = info.data.get("ca_generation")
+        if generations and signer is not None and signer not in generations:
+            raise ValueError(f"must include tls.caGeneration ({signer}): nodes must trust the CA that signs")
+        return generations
+
+    @property
+    def ca_generations(self) -> tuple[int, ...]:
+        """Every CA generation the stack keeps and its clients trust, oldest first."""
+        return tuple(sorted(self.trusted_ca_generations or (self.ca_generation,)))
+
     @field_validator("extra_dns_names", "extra_ip_addresses")
     @classmethod
     def _each_once(cls, values: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
@@ -87,9 +112,9 @@ class TlsSettings(ConfigModel):
 
 class NodeTrustSettings(ConfigModel):
     enabled: bool = Field(default=False, description="true or false: whether the DaemonSet runs")
-    # Where the nodes' container runtime reads registry CAs: containerd's certs.d (and Docker's),
-    # or the directory k3s and RKE2 point their embedded containerd at.
-    platform: Literal["containerd", "k3s", "rke2"] = Field(
-        default="containerd",
-        description="containerd (containerd's and Docker's certs.d), k3s or rke2: where the nodes' runtime reads CAs",
+    # None: each node's DaemonSet pod finds its runtime (k3s, RKE2, containerd's config_path, Docker).
+    platform: Literal["containerd", "k3s", "rke2"] | None = Field(
+        default=None,
+        description="none (the default: each node's runtime is detected), or containerd, k3s or rke2 to write "
+        "only that layout on every node",
     )

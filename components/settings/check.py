@@ -1,6 +1,6 @@
 """`make lint`'s check of the stack files against the stack-config JSON Schema, said as the program says it.
 
-    python -m components.settings.check Pulumi.dev.yaml Pulumi.prod.yaml
+    python -m components.settings.check Pulumi.*.yaml examples/stacks/*.yaml
 
 One line per problem, `<file>: image-registry:<key>: <value> is not allowed;
 allowed: <what>`, in errors.py's words; exit status 1 when there is any.

@@ -63,7 +63,8 @@ class Settings(ConfigModel):
     )
     hostnames: tuple[DnsName, ...] = Field(
         min_length=1,
-        title="External names: the Ingress's rules and the certificate's names; the first is `registryHost`",
+        title="External names: the Ingress's rules and the certificate's names, each resolving from every node "
+        "(nodes pull through them) to the ingress controller, so not `*.local` (mDNS); the first is `registryHost`",
         description="a non-empty list of external DNS names, "
         "e.g. `pulumi config set --path 'hostnames[0]' registry.example.com`",
         json_schema_extra=UNIQUE_ITEMS,

@@ -6,12 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from components.settings.base import ConfigModel
+from components.settings.base import ConfigModel, DefaultFollows
 from components.settings.types import DNS_LABEL_PATTERN, DnsName
 
 _ANNOTATION = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
 AnnotationName = Annotated[str, Field(pattern=_ANNOTATION + r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
 NamespaceName = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, description="a namespace name")]
+# The IngressClass each controller's chart creates, named after it.
+CONTROLLER_CLASSES = {"traefik": "traefik", "nginx": "nginx"}
 # Where each controller runs by default: k3s's Traefik, and the ingress-nginx chart's namespace.
 CONTROLLER_NAMESPACES = {"traefik": "kube-system", "nginx": "ingress-nginx"}
 
@@ -22,10 +24,11 @@ class IngressSettings(ConfigModel):
     controller: Literal["traefik", "nginx"] = Field(
         default="traefik", description="traefik or nginx: whose annotations the Ingress carries"
     )
-    class_name: DnsName = Field(
+    # Their defaults follow `controller` (the validator below); the fixed ones are traefik's.
+    class_name: Annotated[DnsName, DefaultFollows("controller", CONTROLLER_CLASSES)] = Field(
         default="traefik", description="the name of an IngressClass; by default the controller's (traefik or nginx)"
     )
-    controller_namespace: NamespaceName = Field(
+    controller_namespace: Annotated[NamespaceName, DefaultFollows("controller", CONTROLLER_NAMESPACES)] = Field(
         default="kube-system",
         description="the namespace the controller runs in, which the NetworkPolicy lets in; "
         "by default kube-system for traefik, ingress-nginx for nginx",
@@ -47,7 +50,7 @@ class IngressSettings(ConfigModel):
         """`className: nginx` alone means the nginx controller; the class and namespace default to the controller's."""
         if isinstance(data, dict):
             data = {"controller": "nginx" if data.get("className") == "nginx" else "traefik", **data}
-            data.setdefault("className", data["controller"])
+            data.setdefault("className", CONTROLLER_CLASSES.get(data["controller"], data["controller"]))
             data.setdefault("controllerNamespace", CONTROLLER_NAMESPACES.get(data["controller"], "kube-system"))
         return data
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter, WithJsonSchema
 from pydantic.fields import FieldInfo
 
+from components.settings.base import DefaultFollows
 from components.settings.models import Settings
 from components.settings.project import PROJECT
 from components.settings.schema import SCHEMA_FILE, SCHEMA_LIMITS
@@ -142,6 +143,11 @@ def _type(annotation: Any) -> str:
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
+    follows = next((item for item in field.metadata if isinstance(item, DefaultFollows)), None)
+    if follows is not None:
+        # Not one value: the one that goes with the other key's.
+        choices = ", ".join(f"{value} → `{default}`" for value, default in follows.defaults.items())
+        return f"the {follows.key}'s: {choices}"
     value = field.get_default(call_default_factory=True)
     if value is None:
         return "none"

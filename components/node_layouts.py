@@ -7,6 +7,14 @@ directory, or a list such as AL2023's `/etc/containerd/certs.d:/etc/docker/certs
 names where it reads `<host>/hosts.toml`; Docker reads `/etc/docker/certs.d`.
 `nodeTrust.platform` pins one layout instead. Read-only mounts show it the
 runtimes' configuration; it writes only the certificate directories.
+
+With `mirrors`, it also writes, in each containerd certificate directory it
+writes, `<upstream>/hosts.toml`: the stack's pull-through cache first (its API
+root under `/v2/mirror/<upstream>`, `override_path`, an `Authorization` header
+of the mirror user: root-only, 0600), the upstream last (`server`), and the CA
+beside it. On k3s and RKE2 only where k3s has not put a hosts.toml of its own
+there (a registries.yaml listing that upstream: k3s removes the directory at
+every start and writes its own, `cleanContainerdHosts`).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass
 import yaml
 
 from components.settings import Settings
+from components.settings.mirrors import Mirror
 
 # Where k3s and RKE2 read their configuration, registries.yaml included (turned into hosts.toml files).
 RANCHER_DIRS = {"k3s": "/etc/rancher/k3s", "rke2": "/etc/rancher/rke2"}
@@ -24,6 +33,10 @@ DOCKER_CERTS = "/etc/docker/certs.d"
 # A node directory appears in the container at the same path under HOST.
 HOST = "/host"
 CONFIG_DIR = "/config"
+# The mirrors' hosts.toml files, from a Secret (they carry the mirror user's credentials), `<upstream>.toml`.
+MIRRORS_DIR = "/mirrors"
+# The first line of each of them: how the script tells its own file from k3s's (or anyone's) on a node.
+MIRROR_MARK = "# Written by the image-registry node-trust DaemonSet: the pull-through cache first, the upstream last"
 STATUS_DIR = "/status"
 INTERVAL_SECONDS = 10
 
@@ -97,21 +110,62 @@ def hosts_toml(host: str) -> str:
     return "\n".join([*lines, f"  {ca}"]) + "\n"
 
 
+def mirror_endpoint(registry_host: str, mirror: Mirror) -> str:
+    """The API root that serves `mirror` through the front: what containerd's `override_path` takes."""
+    return f"https://{registry_host}/v2/{mirror.path}"
+
+
+def mirror_endpoints(settings: Settings) -> dict[str, str]:
+    """Upstream -> its cache's API root, through the first hostname (the one nodes pull through)."""
+    return {mirror.upstream: mirror_endpoint(settings.hostnames[0], mirror) for mirror in settings.mirrors}
+
+
+def mirror_hosts_toml(mirror: Mirror, registry_host: str, authorization: str) -> str:
+    """containerd's hosts.toml for an upstream: our cache first, for pulls only, as the mirror user; the
+    upstream last, as the top-level `server` (every capability, the system's trust: no CA of ours, no header),
+    so that pulls still work while the registry is down.
+
+    `override_path`: the host's path is the API root (containerd adds no `/v2`). The `Authorization` header
+    is sent on every request to that host alone, so the node needs no pull credentials (the kubelet's CRI
+    call carries none for public images): a secret, this text is in a Secret and root-only on the node.
+    """
+    endpoint = mirror_endpoint(registry_host, mirror)
+    return (
+        "\n".join(
+            [
+                MIRROR_MARK,
+                f'server = "{mirror.url}"',
+                "",
+                f'[host."{endpoint}"]',
+                '  capabilities = ["pull", "resolve"]',
+                "  override_path = true",
+                '  ca = "ca.crt"',
+                f'  [host."{endpoint}".header]',
+                f'    Authorization = "{authorization}"',
+            ]
+        )
+        + "\n"
+    )
+
+
 def k3s_registries_yaml(settings: Settings) -> str:
     """k3s's (or RKE2's, with `platform: rke2`) `registries.yaml`: every hostname with the CA file the
     DaemonSet writes, no credentials.
 
-    `configs` alone: k3s writes each listed host a hosts.toml of its own, with that CA on the top-level
+    `configs`: k3s writes each listed host a hosts.toml of its own, with that CA on the top-level
     server (every capability); it honours `tls` of a host that is no mirror only from v1.29.4, v1.28.9 and
-    v1.27.13 (k3s#9839; see docs/operations.md for older releases). Empty when no DaemonSet writes the CA
-    on k3s or RKE2 nodes (`nodeTrust` off, or pinned to `containerd`): there is no file to point at.
+    v1.27.13 (k3s#9839; see docs/operations.md for older releases). `mirrors`: each upstream's cache
+    endpoint, a path, which k3s turns into `override_path = true`, with the `configs` of its host (the CA);
+    no credentials: docs/operations.md says how those nodes authenticate. Empty when no DaemonSet writes
+    the CA on k3s or RKE2 nodes (`nodeTrust` off, or pinned to `containerd`): there is no file to point at.
     """
     platform = settings.node_trust.platform or "k3s"
     if not settings.node_trust.enabled or platform not in RANCHER_DIRS:
         return ""
     ca_file = f"{rancher_ca_dir(settings, platform)}/ca.crt"
     configs = {host: {"tls": {"ca_file": ca_file}} for host in settings.hostnames}
-    document = yaml.safe_dump({"configs": configs}, sort_keys=False)
+    mirrors = {upstream: {"endpoint": [endpoint]} for upstream, endpoint in mirror_endpoints(settings).items()}
+    document = yaml.safe_dump({**({"mirrors": mirrors} if mirrors else {}), "configs": configs}, sort_keys=False)
     return f"# {REGISTRIES_YAML[platform]} on every node\n" + document
 
 
@@ -119,8 +173,35 @@ def k3s_registries_yaml(settings: Settings) -> str:
 # and leave in $STATUS_DIR/trusted the file the node's runtime reads the CA from (the readiness probe
 # compares it with the current CA), or nothing when no runtime here can be made to trust it.
 SCRIPT = r"""set -eu
+# What it writes is root's alone: a mirror's hosts.toml holds a credential.
+umask 077
 place() {
-  if ! cmp -s "$1" "$2"; then cp "$1" "$2.new" && mv -f "$2.new" "$2" && echo "wrote ${2#$HOST}"; fi
+  if ! cmp -s "$1" "$2"; then
+    cp "$1" "$2.new" && chmod 600 "$2.new" && mv -f "$2.new" "$2" && echo "wrote ${2#$HOST}"
+  fi
+}
+# A mirror's hosts.toml and the CA it names, in $1 (a certificate directory) for the upstream $2; on k3s and
+# RKE2 not over a hosts.toml that is not ours (k3s's: registries.yaml lists that upstream; k3s owns it).
+mirror() {
+  ours="$MIRRORS_DIR/$2.toml" target="$1/$2/hosts.toml"
+  if [ -n "$ca_dir" ] && [ -f "$target" ] && [ "$(head -n 1 "$target")" != "$(head -n 1 "$ours")" ]; then
+    notes="$notes; ${target#$HOST} is k3s's (its registries.yaml lists $2): left as it is"
+    return
+  fi
+  mkdir -p "$1/$2"
+  place "$CONFIG_DIR/ca.crt" "$1/$2/ca.crt"
+  place "$ours" "$target"
+  chmod 600 "$target"
+}
+# A mirror no longer configured: the hosts.toml of ours goes (its node pulls from the upstream again).
+unmirror() {
+  for stale in "$1"/*/hosts.toml; do
+    upstream="${stale%/hosts.toml}" && upstream="${upstream##*/}"
+    case " $MIRRORS " in *" $upstream "*) continue ;; esac
+    if [ "$(head -n 1 "$stale" 2>/dev/null)" = "$MIRROR_MARK" ]; then
+      rm -f "$stale" && echo "removed ${stale#$HOST}"
+    fi
+  done
 }
 # The registry config_path of the containerd whose configuration is in $1: its files, then drop-ins.
 config_path() {
@@ -170,6 +251,8 @@ while :; do
       place "$CONFIG_DIR/ca.crt" "$HOST$dir/$host/ca.crt"
       if [ -z "$ca_dir" ]; then place "$CONFIG_DIR/$host.toml" "$HOST$dir/$host/hosts.toml"; fi
     done
+    for upstream in $MIRRORS; do mirror "$HOST$dir" "$upstream"; done
+    unmirror "$HOST$dir"
     trusted="${trusted:-$HOST$dir/${TRUST_HOSTS%% *}/ca.crt}"
   done
   if [ -n "$ca_dir" ]; then

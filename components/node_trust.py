@@ -12,10 +12,15 @@ names (`k3s_registries_yaml`) in a directory of its own beside that file, which
 k3s never cleans, and a lone `ca.crt` in `<certs.d>/<host>` too (containerd reads
 it where no `hosts.toml` is: nodes without the registries.yaml). It rewrites
 what has changed every few seconds, so a file removed by a person comes back.
+
+With `mirrors`, each upstream's hosts.toml (the cache first, with the mirror
+user's `Authorization` header) comes from a Secret of its own, mounted 0400 and
+written 0600: the ConfigMap and the environment hold no credential.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -27,12 +32,15 @@ from components.node_layouts import (
     DOCKER_CERTS,
     HOST,
     INTERVAL_SECONDS,
+    MIRROR_MARK,
+    MIRRORS_DIR,
     RANCHER_DIRS,
     SCRIPT,
     STATUS_DIR,
     HostDirectory,
     host_directories,
     hosts_toml,
+    mirror_hosts_toml,
 )
 from components.settings import Settings
 
@@ -41,6 +49,8 @@ from components.settings import Settings
 class NodeTrustArgs:
     settings: Settings
     ca_cert_pem: pulumi.Input[str]
+    # The mirror user's password (a secret), with `mirrors`: its `Authorization` header goes on every node.
+    mirror_password: pulumi.Input[str] | None = None
 
 
 class NodeTrust(pulumi.ComponentResource):
@@ -66,6 +76,7 @@ class NodeTrust(pulumi.ComponentResource):
             data=pulumi.Output.from_input(args.ca_cert_pem).apply(lambda pem: {"ca.crt": pem, **files}),
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data"]),
         )
+        mirrors = self._mirrors_secret(base, args, namespace.metadata.name)
         directories = host_directories(settings)
         environment = {
             "PLATFORM": settings.node_trust.platform or "",
@@ -78,6 +89,11 @@ class NodeTrust(pulumi.ComponentResource):
             "CONFIG_DIR": CONFIG_DIR,
             "STATUS_DIR": STATUS_DIR,
             "INTERVAL": str(INTERVAL_SECONDS),
+            # Names only: the files (and their credential) are in the mirrors Secret.
+            "MIRRORS": " ".join(mirror.upstream for mirror in settings.mirrors),
+            "MIRRORS_DIR": MIRRORS_DIR,
+            # The first line of ours: a hosts.toml with it, of an upstream no longer listed, is removed.
+            "MIRROR_MARK": MIRROR_MARK,
         }
         labels = {**labels_for(settings.name), "app.kubernetes.io/component": "node-trust"}
         # It needs no network at all: none in, none out.
@@ -96,12 +112,66 @@ class NodeTrust(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=_pod_spec(settings.image, environment, directories, config_map.metadata.name),
+                    spec=_pod_spec(settings.image, environment, directories, config_map.metadata.name, mirrors),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
+
+    def _mirrors_secret(
+        self, base: str, args: NodeTrustArgs, namespace: pulumi.Input[str]
+    ) -> pulumi.Output[str] | None:
+        """The mirrors' hosts.toml files, `<upstream>.toml`: they carry the mirror user's credentials."""
+        settings, user = args.settings, args.settings.mirror_user
+        if user is None:
+            return None
+        assert args.mirror_password is not None, "mirrors need the mirror user's password"
+        host = settings.hostnames[0]
+
+        def files(password: str) -> dict[str, str]:
+            token = base64.b64encode(f"{user.name}:{password}".encode()).decode()
+            return {
+                f"{each.upstream}.toml": mirror_hosts_toml(each, host, f"Basic {token}") for each in settings.mirrors
+            }
+
+        # Auto-named, like the ConfigMap: a new password or hostname rolls the DaemonSet.
+        secret = k8s.core.v1.Secret(
+            f"{base}-mirrors",
+            metadata=object_metadata(settings.name, namespace),
+            type="Opaque",
+            string_data=pulumi.Output.secret(args.mirror_password).apply(files),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["data", "stringData"]),
+        )
+        return secret.metadata.name
+
+
+def _volumes(
+    directories: list[HostDirectory], config_map: pulumi.Input[str], mirrors_secret: pulumi.Input[str] | None
+) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
+    """The pod's volumes and where the container has them."""
+    volumes = [
+        k8s.core.v1.VolumeArgs(name="files", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map)),
+        k8s.core.v1.VolumeArgs(name="status", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Mi")),
+    ]
+    mounts = [
+        k8s.core.v1.VolumeMountArgs(name="files", mount_path=CONFIG_DIR, read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="status", mount_path=STATUS_DIR),
+    ]
+    if mirrors_secret is not None:
+        # Root-read-only in the container too: the script copies them, 0600, to the node.
+        source = k8s.core.v1.SecretVolumeSourceArgs(secret_name=mirrors_secret, default_mode=0o400)
+        volumes.append(k8s.core.v1.VolumeArgs(name="mirrors", secret=source))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="mirrors", mount_path=MIRRORS_DIR, read_only=True))
+    # Only the runtimes' configuration (read-only) and the directories it writes; a node without one gets it
+    # empty (DirectoryOrCreate: the DaemonSet runs on every kind of node).
+    for each in directories:
+        host_path = k8s.core.v1.HostPathVolumeSourceArgs(path=each.path, type="DirectoryOrCreate")
+        volumes.append(k8s.core.v1.VolumeArgs(name=each.volume, host_path=host_path))
+        mounts.append(
+            k8s.core.v1.VolumeMountArgs(name=each.volume, mount_path=f"{HOST}{each.path}", read_only=not each.writable)
+        )
+    return volumes, mounts
 
 
 def _pod_spec(
@@ -109,11 +179,13 @@ def _pod_spec(
     environment: dict[str, str],
     directories: list[HostDirectory],
     config_map: pulumi.Input[str],
+    mirrors_secret: pulumi.Input[str] | None,
 ) -> k8s.core.v1.PodSpecArgs:
     # Ready when the file this node's runtime reads holds the current CA; restarted when it has not for five
     # minutes. Never ready on a node whose runtime reads no file the DaemonSet can write (its log says why).
     trusted = f'cmp -s {CONFIG_DIR}/ca.crt "$(cat {STATUS_DIR}/trusted)"'
     current = k8s.core.v1.ExecActionArgs(command=["/bin/sh", "-c", trusted])
+    volumes, mounts = _volumes(directories, config_map, mirrors_secret)
     return k8s.core.v1.PodSpecArgs(
         automount_service_account_token=False,
         enable_service_links=False,
@@ -134,16 +206,7 @@ def _pod_spec(
                 image_pull_policy="IfNotPresent",
                 command=["/bin/sh", "-c", SCRIPT],
                 env=[k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in environment.items()],
-                volume_mounts=[
-                    k8s.core.v1.VolumeMountArgs(name="files", mount_path=CONFIG_DIR, read_only=True),
-                    k8s.core.v1.VolumeMountArgs(name="status", mount_path=STATUS_DIR),
-                    *(
-                        k8s.core.v1.VolumeMountArgs(
-                            name=each.volume, mount_path=f"{HOST}{each.path}", read_only=not each.writable
-                        )
-                        for each in directories
-                    ),
-                ],
+                volume_mounts=mounts,
                 readiness_probe=k8s.core.v1.ProbeArgs(exec_=current, period_seconds=INTERVAL_SECONDS),
                 liveness_probe=k8s.core.v1.ProbeArgs(
                     exec_=current, initial_delay_seconds=60, period_seconds=60, failure_threshold=5
@@ -159,17 +222,5 @@ def _pod_spec(
                 ),
             )
         ],
-        volumes=[
-            k8s.core.v1.VolumeArgs(name="files", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map)),
-            k8s.core.v1.VolumeArgs(name="status", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Mi")),
-            # Only the runtimes' configuration (read-only) and the directories it writes; a node without one
-            # gets it empty (DirectoryOrCreate: the DaemonSet runs on every kind of node).
-            *(
-                k8s.core.v1.VolumeArgs(
-                    name=directory.volume,
-                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=directory.path, type="DirectoryOrCreate"),
-                )
-                for directory in directories
-            ),
-        ],
+        volumes=volumes,
     )

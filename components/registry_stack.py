@@ -18,7 +18,7 @@ from components.certificate_authority import (
 from components.client_certificate import ClientCertificate
 from components.exposure import RegistryExposure, RegistryExposureArgs
 from components.ingress_annotations import presents_client_certificate
-from components.node_layouts import k3s_registries_yaml
+from components.node_layouts import k3s_registries_yaml, mirror_endpoints
 from components.node_trust import NodeTrust, NodeTrustArgs
 from components.pull_secrets import PullSecrets, PullSecretsArgs
 from components.registry_users import RegistryUsers, RegistryUsersArgs
@@ -56,6 +56,7 @@ class RegistryStack(pulumi.ComponentResource):
     pull_docker_config_json: pulumi.Output[str]
     pull_secrets: dict[str, str]
     k3s_registries_yaml: str
+    mirror_endpoints: dict[str, str]
 
     def __init__(self, name: str, args: RegistryStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("image-registry:index:RegistryStack", name, None, opts)
@@ -92,8 +93,11 @@ class RegistryStack(pulumi.ComponentResource):
         )
 
         if settings.node_trust.enabled:
-            NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.trusted_pem), opts=child)
+            mirror_user = settings.mirror_user
+            mirror_password = None if mirror_user is None else users.passwords[mirror_user.name]
+            NodeTrust(f"{name}-node-trust", NodeTrustArgs(settings, authority.trusted_pem, mirror_password), opts=child)
         self.k3s_registries_yaml = k3s_registries_yaml(settings)
+        self.mirror_endpoints = mirror_endpoints(settings)
 
         self.registry_host = settings.hostnames[0]
         self.hostnames = list(settings.hostnames)
@@ -187,4 +191,5 @@ class RegistryStack(pulumi.ComponentResource):
             "pullDockerConfigJson": self.pull_docker_config_json,
             "pullSecrets": self.pull_secrets,
             "k3sRegistriesYaml": self.k3s_registries_yaml,
+            "mirrorEndpoints": self.mirror_endpoints,
         }

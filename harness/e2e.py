@@ -191,9 +191,11 @@ class Registry:
         self.sandbox.stop_registry()
         self.sandbox.close()
         self.run = run or self.run
-        redirect_ingress = self.layout.redirect_ingress
-        self.layout = PodLayout.from_run(self.run, self.workspace, self.layout.host_names)
-        self.layout.redirect_ingress = redirect_ingress
+        previous = self.layout
+        self.layout = PodLayout.from_run(self.run, self.workspace, previous.host_names)
+        self.layout.redirect_ingress = previous.redirect_ingress
+        # What the test added to the pod's network (an upstream double's name and CA) stays.
+        self.layout.extra_hosts, self.layout.system_trust = previous.extra_hosts, previous.system_trust
         self.sandbox = Sandbox(self.layout)
         if self.on_new_pod is not None:
             self.on_new_pod(self.sandbox)

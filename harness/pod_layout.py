@@ -72,6 +72,10 @@ class PodLayout:
     pod_name: str = "pod"
     # How long the kubelet waits after it began to stop the pod before it kills what is left.
     termination_grace_seconds: int = 30
+    # More `/etc/hosts` lines ("<address> <name>…") and CA certificates (PEM) in every root's system trust
+    # store: an upstream registry the pod reaches by its public name, trusted as a public CA is (upstream.py).
+    extra_hosts: list[str] = field(default_factory=list)
+    system_trust: list[str] = field(default_factory=list)
 
     @classmethod
     def from_run(
@@ -127,7 +131,8 @@ class PodLayout:
             kind, name = ("Secret", source["secretName"]) if "secret" in volume else ("ConfigMap", source["name"])
             path = root / str(volume["name"])
             files = _projected_files(objects[(kind, name)], source)
-            write_secret_volume(path, files, source.get("defaultMode", 0o644), self.fs_group)
+            modes = {item["path"]: item["mode"] for item in source.get("items", []) if "mode" in item}
+            write_secret_volume(path, files, source.get("defaultMode", 0o644), self.fs_group, modes)
             return path
         if "hostPath" in volume:
             # The node's own directory: a directory of the workspace stands for the node's filesystem.
@@ -224,8 +229,11 @@ def _projected_files(config: dict[str, Any], source: dict[str, Any]) -> dict[str
     return dict(data)
 
 
-def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int) -> None:
-    """The kubelet's atomic writer: files in a timestamped dir, `..data` swapped by rename."""
+def write_secret_volume(
+    path: Path, files: dict[str, str], mode: int, group: int, modes: dict[str, int] | None = None
+) -> None:
+    """The kubelet's atomic writer: files in a timestamped dir, `..data` swapped by rename; each file with
+    `mode`, or its item's own (`modes`)."""
     path.mkdir(parents=True, exist_ok=True)
     version = path / f"..{time.time_ns()}"
     version.mkdir()
@@ -233,7 +241,7 @@ def write_secret_volume(path: Path, files: dict[str, str], mode: int, group: int
         file = version / name
         file.write_text(text)
         os.chown(file, 0, group)
-        file.chmod(mode)
+        file.chmod((modes or {}).get(name, mode))
     version.chmod(0o755)
     staging = path / "..data_tmp"
     staging.unlink(missing_ok=True)

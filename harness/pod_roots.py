@@ -43,9 +43,11 @@ def _build_root(nsroot: Path, name: str, layout: PodLayout, decoy: bytes) -> Pat
     _sh("mount", "--rbind", "/proc", f"{root}/proc")
     Path(f"{root}{INSIDE}").mkdir()
     _sh("mount", "--bind", layout.workspace, f"{root}{INSIDE}")
-    (root / "etc" / "hosts").write_text(f"127.0.0.1 localhost {' '.join(layout.host_names)}\n")
+    hosts = [f"127.0.0.1 localhost {' '.join(layout.host_names)}", *layout.extra_hosts]
+    (root / "etc" / "hosts").write_text("".join(f"{line}\n" for line in hosts))
     _sh("mount", "-t", "tmpfs", "tmpfs", f"{root}/etc/ssl/certs")
-    (root / "etc" / "ssl" / "certs" / "ca-certificates.crt").write_bytes(decoy)
+    trusted = decoy + "".join(layout.system_trust).encode()
+    (root / "etc" / "ssl" / "certs" / "ca-certificates.crt").write_bytes(trusted)
     return root
 
 

@@ -7,8 +7,6 @@ passing and failing resources, and with the resources a real run renders.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -21,15 +19,21 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+if __package__:  # imported as the package `policy` (the tests)
+    from policy.credentials import node_credentials_misplaced, pull_secrets_that_can_push, users_who_can_write
+else:  # the analyzer runs this directory as a script: `from policies import POLICIES`
+    from credentials import (  # type: ignore[import-not-found,no-redef]
+        node_credentials_misplaced,
+        pull_secrets_that_can_push,
+        users_who_can_write,
+    )
+
+__all__ = ["POLICIES", "node_credentials_misplaced", "pull_secrets_that_can_push", "users_who_can_write"]
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:CronJob")
 REGISTRY = "kubernetes:apps/v1:Deployment"
 DATA_DIR = "/var/lib/registry"
-SECRET = "kubernetes:core/v1:Secret"
-# The front's Caddy config (in the `<name>-auth` Secret) and what its per-user routes match on.
-FRONT_CONFIG_KEY = "caddy.json"
-USER_ID = "{http.auth.user.id}"
-WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-DOCKER_CONFIG_KEY = ".dockerconfigjson"
+# Distribution's settings of a proxy's upstream credentials: they belong in the mirror's config file (a Secret).
+PROXY_CREDENTIALS = {"REGISTRY_PROXY_USERNAME", "REGISTRY_PROXY_PASSWORD"}
 _TAG = re.compile(r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
 
 
@@ -67,12 +71,14 @@ def data_volumes(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The registry's volumes mounted where it keeps its blobs."""
     spec = pod_spec(REGISTRY, props)
     volumes = {volume.get("name"): volume for volume in spec.get("volumes") or ()}
-    return [
-        volumes[mount.get("name")]
+    # Each once: the mirrors' containers mount the registry's storage too.
+    names = dict.fromkeys(
+        mount.get("name")
         for container in spec.get("containers") or ()
         for mount in container.get("volumeMounts") or ()
         if mount.get("mountPath") == DATA_DIR and mount.get("name") in volumes
-    ]
+    )
+    return [volumes[name] for name in names]
 
 
 def throwaway_storage(props: Mapping[str, Any]) -> list[str]:
@@ -86,6 +92,17 @@ def containers_without_limits(resource_type: str, props: Mapping[str, Any]) -> l
         str(container.get("name"))
         for container in containers(resource_type, props)
         if not ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    ]
+
+
+def credentials_in_env(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Containers given a proxy's upstream credentials in their environment (a literal, a Secret or a ConfigMap
+    key alike): the environment shows in the pod spec, `kubectl describe` and /proc, a file from a Secret does not."""
+    return [
+        f"{container.get('name')}: {variable.get('name')}"
+        for container in containers(resource_type, props)
+        for variable in container.get("env") or ()
+        if variable.get("name") in PROXY_CREDENTIALS
     ]
 
 
@@ -124,72 +141,6 @@ def hosts_outside_the_certificate(resources: Iterable[tuple[str, Mapping[str, An
     ]
 
 
-def users_who_can_write(front_config: Mapping[str, Any]) -> set[str]:
-    """The front's users that some rule lets write (POST, PUT, PATCH, DELETE) or that no rule of their own holds."""
-    accounts, ruled, writers = set(), set(), set()
-    for server in ((front_config.get("apps") or {}).get("http") or {}).get("servers", {}).values():
-        for route in server.get("routes") or ():
-            for handler in route.get("handle") or ():
-                basic = (handler.get("providers") or {}).get("http_basic") or {}
-                accounts |= {_literal(account.get("username", "")) for account in basic.get("accounts") or ()}
-            users = {
-                _literal(user)
-                for match in route.get("match") or ()
-                for user in (match.get("vars") or {}).get(USER_ID, ())
-            }
-            ruled |= users
-            if users and _lets_write(route):
-                writers |= users
-    # A user without rules of its own reaches the registry unchecked.
-    return writers | (accounts - ruled)
-
-
-def _lets_write(route: Mapping[str, Any]) -> bool:
-    rules = [rule for handler in route.get("handle") or () for rule in handler.get("routes") or ()]
-    return any(WRITES & set(match.get("method") or ()) for rule in rules for match in rule.get("match") or ())
-
-
-def _literal(text: str) -> str:
-    """A name as Caddy reads it: escaped braces are braces."""
-    return text.replace("\\{", "{").replace("\\}", "}")
-
-
-def secret_document(props: Mapping[str, Any], key: str) -> Any:
-    """A Secret's JSON value under `key`, from `stringData` or base64 `data`: the engine hands the pack what the
-    provider checked, and pulumi-kubernetes moves `stringData` into `data` (None when unknown or not JSON)."""
-    text = (props.get("stringData") or {}).get(key)
-    encoded = (props.get("data") or {}).get(key)
-    try:
-        return json.loads(text if text is not None else base64.b64decode(encoded or ""))
-    except (ValueError, TypeError):
-        return None
-
-
-def docker_config_users(props: Mapping[str, Any]) -> list[str]:
-    """The user names a dockerconfigjson Secret carries (none when its data is not known yet)."""
-    document = secret_document(props, DOCKER_CONFIG_KEY)
-    auths = document.get("auths") or {} if isinstance(document, dict) else {}
-    return sorted({str(entry.get("username") or base64.b64decode(entry.get("auth", "")).decode().split(":")[0])
-                   for entry in auths.values()})  # fmt: skip
-
-
-def pull_secrets_that_can_push(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
-    """dockerconfigjson Secrets of the stack that carry a user the front lets write."""
-    resources = list(resources)
-    writers: set[str] = set()
-    for kind, props in resources:
-        config = secret_document(props, FRONT_CONFIG_KEY) if kind == SECRET else None
-        if isinstance(config, dict):
-            writers |= users_who_can_write(config)
-    found = []
-    for kind, props in resources:
-        if kind == SECRET and props.get("type") == "kubernetes.io/dockerconfigjson":
-            metadata = props.get("metadata") or {}
-            for user in sorted(set(docker_config_users(props)) & writers):
-                found.append(f"{metadata.get('namespace')}/{metadata.get('name')} carries the user {user}")
-    return found
-
-
 def _each(found: Sequence[str], message: str, report: ReportViolation) -> None:
     for item in found:
         report(message.format(item), None)
@@ -212,6 +163,12 @@ def _limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
         _each(containers_without_limits(args.resource_type, args.props), "container {} has no memory limit", report)
 
 
+def _credentials_in_files(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in WORKLOADS:
+        message = "{} sets upstream credentials in the environment: they belong in the mirror's config file"
+        _each(credentials_in_env(args.resource_type, args.props), message, report)
+
+
 def _shared_storage(args: StackValidationArgs, report: ReportViolation) -> None:
     resources = [(resource.resource_type, resource.props) for resource in args.resources]
     message = "{} is mounted by more than one replica but only one node can mount it (use ReadWriteMany or S3)"
@@ -227,6 +184,11 @@ def _pull_only(args: StackValidationArgs, report: ReportViolation) -> None:
     resources = [(resource.resource_type, resource.props) for resource in args.resources]
     message = "pull Secret {}, who can push: pull Secrets carry the pull-only user (pullDockerConfigJson)"
     _each(pull_secrets_that_can_push(resources), message, report)
+
+
+def _node_credentials(args: StackValidationArgs, report: ReportViolation) -> None:
+    resources = [(resource.resource_type, resource.props) for resource in args.resources]
+    _each(node_credentials_misplaced(resources), "{}", report)
 
 
 POLICIES = [
@@ -245,6 +207,11 @@ POLICIES = [
         description="Every container has a memory limit.",
         validate=_limits,
     ),
+    ResourceValidationPolicy(
+        name="upstream-credentials-in-files",
+        description="No container gets a mirror's upstream credentials in its environment (only from a Secret file).",
+        validate=_credentials_in_files,
+    ),
     StackValidationPolicy(
         name="replicas-on-shared-storage",
         description="More than one registry replica only on storage every pod can mount.",
@@ -259,5 +226,10 @@ POLICIES = [
         name="pull-secrets-cannot-push",
         description="No pull Secret carries a user whom the registry's front lets push or delete.",
         validate=_pull_only,
+    ),
+    StackValidationPolicy(
+        name="node-credentials-pull-only-in-secrets",
+        description="The nodes' registry credentials (hosts.toml headers) are in Secrets, for users who cannot push.",
+        validate=_node_credentials,
     ),
 ]

@@ -37,7 +37,7 @@ TRUST_DIRS = ("/etc/containerd/certs.d", "/etc/docker/certs.d")
 EMPTY_TRUST_DIRS = ("/etc/containers/certs.d",)
 NODE_ENV = {"PATH": IMAGE_PATH, "HOME": f"{INSIDE}/home", "TMPDIR": f"{INSIDE}/tmp"}
 # The node-trust script's commands: busybox applets, as in the registry image it runs in.
-APPLETS = ("sh", "cp", "mv", "mkdir", "cmp", "sleep", "echo", "cat", "sed", "tr", "head", "grep")
+APPLETS = ("sh", "cp", "mv", "rm", "mkdir", "chmod", "cmp", "sleep", "echo", "cat", "sed", "tr", "head", "grep")
 # A node whose containerd 1.x reads /etc/containerd/certs.d, as the node's own containerd here does.
 CONTAINERD_NODE = {
     "/etc/containerd/config.toml": 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n'

@@ -9,9 +9,10 @@ from harness.pod_layout import container_environment, objects_by_name
 
 
 def containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    """The serving pod's containers by name: the front first, then the registry."""
+    """The serving pod's containers by name: the front first, then the registry, then a cache per mirror."""
     listed = run.manifest("Deployment")["spec"]["template"]["spec"]["containers"]
-    assert [item["name"] for item in listed] == ["front", "registry"]
+    assert [item["name"] for item in listed][:2] == ["front", "registry"]
+    assert all(item["name"].startswith("mirror-") for item in listed[2:])
     return {item["name"]: item for item in listed}
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import tomllib
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 
+from components.node_layouts import MIRROR_MARK, SCRIPT
+from harness.accounts import front_accounts
 from harness.doubles import ProgramRun
+from harness.engine import is_secret
 from harness.pod_layout import objects_by_name
+from harness.program_run import secret_data
 from tests.conftest import RunProgram
 from tests.rendered import container as serving_container
 
@@ -174,3 +181,114 @@ def test_registries_yaml_points_k3s_at_the_ca_the_daemon_set_writes(
 def test_no_registries_yaml_without_a_ca_file_on_k3s_nodes(run_with: RunProgram, node_trust: object) -> None:
     # Off, or pinned to plain containerd: no DaemonSet writes a CA where k3s or RKE2 would look.
     assert run_with(nodeTrust=node_trust).outputs["k3sRegistriesYaml"] == ""
+
+
+# Two upstreams, one with credentials of its own (a secret: they must reach no node and no output).
+UPSTREAM_PASSWORD = "upstream-Passw0rd-never-on-a-node"
+MIRRORS = [
+    {"upstream": "docker.io", "username": "hub-user", "password": UPSTREAM_PASSWORD},
+    {"upstream": "ghcr.io", "repositories": ["org/*"]},
+]
+MIRROR_USER = "image-registry-mirror"
+
+
+def mirrors_run(run_with: RunProgram, platform: str | None = None) -> ProgramRun:
+    node_trust = {"enabled": True, "platform": platform}
+    return run_with(nodeTrust=node_trust, mirrors=MIRRORS, secret_keys=["image-registry:mirrors"])
+
+
+def mirror_files(run: ProgramRun) -> tuple[dict[str, Any], dict[str, str]]:
+    """The mirrors volume of the DaemonSet, and the files its Secret holds."""
+    (volume,) = [volume for volume in daemon_pod(run)["volumes"] if volume["name"] == "mirrors"]
+    secret = objects_by_name(run)[("Secret", volume["secret"]["secretName"])]
+    return volume, secret_data(secret)
+
+
+def test_each_mirrors_hosts_toml_pulls_through_the_cache_as_the_mirror_user(run_with: RunProgram) -> None:
+    run = mirrors_run(run_with)
+    _, files = mirror_files(run)
+    assert set(files) == {"docker.io.toml", "ghcr.io.toml"}
+    servers = {"docker.io": "https://registry-1.docker.io", "ghcr.io": "https://ghcr.io"}
+    for upstream, endpoint in run.outputs["mirrorEndpoints"].items():
+        hosts = tomllib.loads(files[f"{upstream}.toml"])
+        # The upstream last, as it is (its own TLS, the system's trust), never with our header.
+        assert set(hosts) == {"server", "host"}
+        assert hosts["server"] == servers[upstream]
+        (host,) = hosts["host"].items()
+        assert host[0] == endpoint == f"https://{run.outputs['registryHost']}/v2/mirror/{upstream}"
+        settings = host[1]
+        assert (settings["capabilities"], settings["override_path"], settings["ca"]) == (
+            ["pull", "resolve"],
+            True,
+            "ca.crt",
+        )
+        scheme, token = settings["header"]["Authorization"].split(" ")
+        user, password = base64.b64decode(token).decode().split(":", 1)
+        assert (scheme, user) == ("Basic", MIRROR_USER)
+        assert bcrypt.checkpw(password.encode(), front_accounts(run)[user].encode()), "a password the front refuses"
+        assert not any(UPSTREAM_PASSWORD in text for text in files.values()), "the upstream's password on nodes"
+        assert files[f"{upstream}.toml"].startswith(MIRROR_MARK + "\n")
+
+
+def test_mirror_files_are_secret_and_root_only(run_with: RunProgram) -> None:
+    run = mirrors_run(run_with)
+    volume, _ = mirror_files(run)
+    assert volume["secret"]["defaultMode"] == 0o400
+    (container,) = daemon_pod(run)["containers"]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    assert mounts["mirrors"] == {"name": "mirrors", "mountPath": "/mirrors", "readOnly": True}
+    (secret,) = [item for item in run.of_type("kubernetes:core/v1:Secret") if "node-trust-mirrors" in item.name]
+    assert is_secret(secret.inputs["stringData"]), "the mirror user's header would be in state in plain text"
+    assert "name" not in secret.inputs["metadata"], "auto-named: a new password rolls the DaemonSet"
+    # The script writes every file 0600 (umask 077, and chmod over a copy of a 0400 file).
+    assert SCRIPT.startswith(
+        "set -eu\n# What it writes is root's alone: a mirror's hosts.toml holds a credential.\numask 077\n"
+    )
+    assert 'chmod 600 "$target"' in SCRIPT
+
+
+def test_no_credential_in_the_config_map_the_environment_or_the_outputs(run_with: RunProgram) -> None:
+    run = mirrors_run(run_with)
+    _, files = mirror_files(run)
+    headers = [tomllib.loads(text)["host"] for text in files.values()]
+    tokens = {value["header"]["Authorization"].split(" ")[1] for host in headers for value in host.values()}
+    password = base64.b64decode(next(iter(tokens))).decode().split(":", 1)[1]
+    volume = next(volume for volume in daemon_pod(run)["volumes"] if volume["name"] == "files")
+    config_map = objects_by_name(run)[("ConfigMap", volume["configMap"]["name"])]
+    plain = {
+        "ConfigMap": json.dumps(config_map),
+        "env": json.dumps(environment(run)),
+        "outputs": json.dumps({name: run.outputs[name] for name in run.outputs if name not in run.secret_outputs}),
+    }
+    for where, text in plain.items():
+        # A boolean: pytest would show a part of the credential.
+        assert not any(credential in text for credential in (password, *tokens, UPSTREAM_PASSWORD)), where
+        assert "Authorization" not in text, where
+    assert environment(run)["MIRRORS"] == "docker.io ghcr.io"
+    assert environment(run)["MIRRORS_DIR"] == "/mirrors"
+    # How the script knows its own files (to remove those of an upstream no longer listed): the files' first line.
+    assert {text.splitlines()[0] for text in files.values()} == {environment(run)["MIRROR_MARK"]}
+
+
+def test_no_mirror_files_without_mirrors(run_with: RunProgram) -> None:
+    run = run_with(nodeTrust=ON)
+    assert "mirrors" not in {volume["name"] for volume in daemon_pod(run)["volumes"]}
+    assert not [item for item in run.of_type("kubernetes:core/v1:Secret") if "node-trust" in item.name]
+    assert environment(run)["MIRRORS"] == ""
+
+
+@pytest.mark.parametrize(("platform", "written_as"), [(None, "k3s"), ("rke2", "rke2")])
+def test_registries_yaml_lists_each_mirror_with_its_path_and_no_credential(
+    run_with: RunProgram, platform: str | None, written_as: str
+) -> None:
+    run = mirrors_run(run_with, platform)
+    document = registries_yaml(run)
+    # k3s turns an endpoint with a path into override_path = true, with the `configs` of its host (the CA).
+    assert document["mirrors"] == {
+        upstream: {"endpoint": [endpoint]} for upstream, endpoint in run.outputs["mirrorEndpoints"].items()
+    }
+    assert document["configs"] == {
+        host: {"tls": {"ca_file": f"/etc/rancher/{written_as}/image-registry/ca.crt"}}
+        for host in run.outputs["hostnames"]
+    }
+    assert "auth" not in run.outputs["k3sRegistriesYaml"]

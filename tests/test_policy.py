@@ -18,7 +18,7 @@ from pulumi_policy import (
 )
 
 from harness.doubles import ProgramRun, dev_config, example_config, run_program
-from policy.policies import POLICIES, users_who_can_write
+from policy.policies import POLICIES, node_credentials_misplaced, users_who_can_write
 from tests.conftest import RunProgram
 
 OPTIONS = PolicyResourceOptions(
@@ -86,6 +86,8 @@ def test_every_policy_is_mandatory_in_the_pack() -> None:
         "replicas-on-shared-storage",
         "ingress-hosts-in-certificate",
         "pull-secrets-cannot-push",
+        "upstream-credentials-in-files",
+        "node-credentials-pull-only-in-secrets",
     }
     assert all(isinstance(item, ResourceValidationPolicy | StackValidationPolicy) for item in POLICIES)
 
@@ -230,3 +232,101 @@ def test_the_pack_sees_secrets_as_the_provider_checked_them(dev_run: ProgramRun)
     for secret in secrets:
         assert "stringData" not in secret
         assert base64.b64decode(next(iter(secret["data"].values())))
+
+
+def test_a_mirror_container_needs_a_limit_too() -> None:
+    props = deployment()
+    pod = props["spec"]["template"]["spec"]
+    pod["containers"].append({"name": "mirror-0", "image": IMAGE, "resources": {"requests": {"memory": "64Mi"}}})
+    assert violations_of_resource("containers-have-limits", DEPLOYMENT, props) == [
+        "container mirror-0 has no memory limit"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "violations"),
+    [
+        pytest.param({"name": "REGISTRY_PROXY_PASSWORD", "value": "Plain-T0ken"}, 1, id="literal-password"),
+        pytest.param(
+            {"name": "REGISTRY_PROXY_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "hub", "key": "password"}}},
+            1,
+            id="password-from-a-secret",
+        ),
+        pytest.param({"name": "REGISTRY_PROXY_USERNAME", "value": "bot"}, 1, id="username"),
+        pytest.param({"name": "REGISTRY_PROXY_REMOTEURL", "value": "https://registry-1.docker.io"}, 0, id="url"),
+        pytest.param({"name": "REGISTRY_HTTP_ADDR", "value": "127.0.0.1:5100"}, 0, id="other"),
+    ],
+)
+def test_upstream_credentials_in_files(variable: dict[str, Any], violations: int) -> None:
+    props = deployment()
+    pod = props["spec"]["template"]["spec"]
+    pod["containers"].append({"name": "mirror-0", "image": IMAGE, "env": [variable]})
+    found = violations_of_resource("upstream-credentials-in-files", DEPLOYMENT, props)
+    expected = f"mirror-0: {variable['name']} sets upstream credentials in the environment: they belong in the mirror's"
+    assert [line.startswith(expected) for line in found] == [True] * violations
+    assert not any("Plain-T0ken" in line for line in found)
+
+
+def hosts_toml(user: str) -> str:
+    token = base64.b64encode(f"{user}:Node-Passw0rd".encode()).decode()
+    return (
+        'server = "https://registry-1.docker.io"\n\n[host."https://r.example.com/v2/mirror/docker.io"]\n'
+        f'  capabilities = ["pull", "resolve"]\n  [host."https://r.example.com/v2/mirror/docker.io".header]\n'
+        f'    Authorization = "Basic {token}"\n'
+    )
+
+
+def test_node_credentials_of_the_rendered_stack_are_pull_only_in_a_secret(run_with: RunProgram) -> None:
+    run = run_with(mirrors=[{"upstream": "docker.io"}, {"upstream": "ghcr.io"}], nodeTrust={"enabled": True})
+    resources = [(item.type, item.plain_outputs) for item in run.registrations if item.custom]
+    carrying = [
+        (kind, props)
+        for kind, props in resources
+        if kind == SECRET_TYPE and any(b"Authorization" in base64.b64decode(v) for v in props["data"].values())
+    ]
+    assert carrying, "the node-trust Secret carries the mirror user's header"
+    assert violations_of_stack("node-credentials-pull-only-in-secrets", resources) == []
+    # The same files in a ConfigMap: readable by whoever reads ConfigMaps.
+    _, props = carrying[0]
+    where = f"{props['metadata']['namespace']}/{props['metadata']['name']}"
+    plain = {key: base64.b64decode(value).decode() for key, value in props["data"].items()}
+    moved = [*resources, ("kubernetes:core/v1:ConfigMap", {"metadata": props["metadata"], "data": plain})]
+    assert violations_of_stack("node-credentials-pull-only-in-secrets", moved) == [
+        f"ConfigMap {where} holds an Authorization header: node credentials belong in a Secret"
+    ]
+    # A header for a user who can push (`registry`, the dev stack's push user) on every node.
+    pushing = {key: base64.b64encode(hosts_toml("registry").encode()).decode() for key in props["data"]}
+    altered = [(k, {**p, "data": pushing}) if p is props else (k, p) for k, p in resources]
+    assert violations_of_stack("node-credentials-pull-only-in-secrets", altered) == [
+        f"Secret {where} gives the nodes the user registry, who can push"
+    ]
+
+
+def test_node_credentials_are_read_from_string_data_and_plain_config_maps() -> None:
+    secret = (SECRET_TYPE, {"metadata": {"namespace": "n", "name": "s"}, "stringData": {"h": hosts_toml("x")}})
+    config_map = ("kubernetes:core/v1:ConfigMap", {"metadata": {"namespace": "n", "name": "c"}, "data": {"h": "x"}})
+    assert node_credentials_misplaced([secret, config_map]) == []
+    leaking = (
+        "kubernetes:core/v1:ConfigMap",
+        {"metadata": {"namespace": "n", "name": "c"}, "data": {"h": hosts_toml("x")}},
+    )
+    assert node_credentials_misplaced([secret, leaking]) == [
+        "ConfigMap n/c holds an Authorization header: node credentials belong in a Secret"
+    ]
+    # A front whose only account has no rules of its own: it can push.
+    accounts = {"handler": "authentication", "providers": {"http_basic": {"accounts": [{"username": "x"}]}}}
+    front = {"apps": {"http": {"servers": {"registry": {"routes": [{"handle": [accounts]}]}}}}}
+    auth = (
+        SECRET_TYPE,
+        {"metadata": {"namespace": "n", "name": "auth"}, "stringData": {"caddy.json": json.dumps(front)}},
+    )
+    assert node_credentials_misplaced([secret, auth]) == ["Secret n/s gives the nodes the user x, who can push"]
+
+
+def test_the_rendered_stack_with_mirrors_passes_and_reports_its_storage_once(run_with: RunProgram) -> None:
+    mirrors = [{"upstream": "docker.io"}, {"upstream": "quay.io"}]
+    assert all_violations(run_with(mirrors=mirrors, nodeTrust={"enabled": True}), "prod") == []
+    # Three containers mount the throwaway volume: one violation.
+    assert all_violations(run_with(mirrors=mirrors, storage={"type": "emptyDir"}), "prod") == [
+        "stack prod keeps registry data on emptyDir volume data: every image is lost with the pod"
+    ]

@@ -46,3 +46,5 @@ def test_objects_breaking_every_policy_are_refused_by_name(pulumi_cli: PulumiCli
     assert refused == {policy.name for policy in POLICIES}
     assert "registry:latest is not pinned" in preview.output
     assert "probe-pull carries the user ci" in preview.output
+    assert "scratch: REGISTRY_PROXY_PASSWORD sets upstream credentials in the environment" in preview.output
+    assert "ConfigMap default/probe-node-files holds an Authorization header" in preview.output

@@ -32,6 +32,8 @@ OUTPUT_CONTRACT = {
     "pullSecrets": False,
     # Added with issue 13: registries.yaml for k3s/RKE2 nodes, no credentials in it.
     "k3sRegistriesYaml": False,
+    # Added with issue 19: upstream -> the API root that serves it through the cache (no credentials in it).
+    "mirrorEndpoints": False,
 }
 COMPONENTS = {
     "image-registry:index:RegistryStack",
@@ -59,6 +61,20 @@ def test_output_values(dev_run: ProgramRun) -> None:
     assert outputs["serviceName"] == "image-registry"
     assert outputs["username"] == "registry"
     assert outputs["caCertPem"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_mirror_endpoints_are_each_upstreams_api_root_through_the_first_hostname(
+    dev_run: ProgramRun, run_with: RunProgram
+) -> None:
+    assert dev_run.outputs["mirrorEndpoints"] == {}
+    # With or without the DaemonSet: a node configured by hand names the same endpoints.
+    for node_trust in (None, {"enabled": True}):
+        run = run_with(mirrors=[{"upstream": "docker.io"}, {"upstream": "registry.k8s.io"}], nodeTrust=node_trust)
+        assert run.outputs["mirrorEndpoints"] == {
+            "docker.io": "https://image-registry.8-mega.internal/v2/mirror/docker.io",
+            "registry.k8s.io": "https://image-registry.8-mega.internal/v2/mirror/registry.k8s.io",
+        }
+        assert "mirrorEndpoints" not in run.secret_outputs
 
 
 def test_docker_config_json_logs_in_everywhere(dev_run: ProgramRun) -> None:
@@ -114,27 +130,48 @@ def _strings(value: Any, inside_secret: bool = False) -> Iterator[tuple[str, boo
         yield value, inside_secret
 
 
-def test_no_secret_value_appears_unmarked_anywhere(dev_run: ProgramRun) -> None:
-    # The secret atoms: what the providers mark secret (the bcrypt hashes too) and what
-    # the stack exports as secret.
+def assert_no_secret_value_unmarked(run: ProgramRun, extra_secrets: set[str]) -> set[str]:
+    """No secret atom in a plain input or output; the atoms: what the providers mark secret (the bcrypt
+    hashes too), what the stack exports as secret, and `extra_secrets`."""
     secrets = {
         text
-        for item in dev_run.registrations
+        for item in run.registrations
         if not item.type.startswith("kubernetes:")
         for text, secret in _strings(item.outputs)
         if secret
     }
-    secrets |= {str(dev_run.outputs[name]) for name in dev_run.secret_outputs}
-    assert any(text.startswith("$2b$") for text in secrets)
-    assert any("PRIVATE KEY" in text for text in secrets)
-    for item in dev_run.registrations:
+    secrets |= {str(run.outputs[name]) for name in run.secret_outputs} | extra_secrets
+    for item in run.registrations:
         for text, secret in _strings(item.inputs):
             if not secret:
-                leaked = [value for value in secrets if len(value) >= 16 and value in text]
+                # A boolean: pytest would show a part of the secret.
+                leaked = any(len(value) >= 16 and value in text for value in secrets)
                 assert not leaked, f"{item.type} {item.name} has a secret value in a plain input"
-    for name, value in dev_run.outputs.items():
-        if name not in dev_run.secret_outputs:
+    for name, value in run.outputs.items():
+        if name not in run.secret_outputs:
             assert not any(len(secret) >= 16 and secret in json.dumps(value) for secret in secrets), name
+    return secrets
+
+
+def test_no_secret_value_appears_unmarked_anywhere(dev_run: ProgramRun) -> None:
+    secrets = assert_no_secret_value_unmarked(dev_run, set())
+    assert any(text.startswith("$2b$") for text in secrets)
+    assert any("PRIVATE KEY" in text for text in secrets)
+
+
+def test_no_mirror_credential_appears_unmarked_anywhere(run_with: RunProgram) -> None:
+    upstream_password = "upstream-Passw0rd-never-unmarked"
+    mirrors = [{"upstream": "docker.io", "username": "hub-user", "password": upstream_password}]
+    run = run_with(mirrors=mirrors, nodeTrust={"enabled": True}, secret_keys=["image-registry:mirrors"])
+    (password,) = [
+        reveal(item.outputs["result"])
+        for item in run.registrations
+        if item.type == "random:index/randomPassword:RandomPassword" and "image-registry-mirror" in item.name
+    ]
+    # The mirror user's credentials as the nodes' header carries them, base64.
+    header = base64.b64encode(f"image-registry-mirror:{password}".encode()).decode()
+    secrets = assert_no_secret_value_unmarked(run, {upstream_password, header})
+    assert password in secrets
 
 
 def test_an_unchanged_stack_rerun_changes_nothing() -> None:
@@ -147,6 +184,23 @@ def test_an_unchanged_stack_rerun_changes_nothing() -> None:
     }
     assert len(mocks.created) == created_first, "a resource would be replaced on an unchanged re-run"
     assert first.outputs == second.outputs
+
+
+def test_an_unchanged_stack_with_mirrors_on_nodes_rerun_changes_nothing() -> None:
+    # The nodes' mirror files are a Secret built from the mirror user's password: the same on every run,
+    # or each `pulumi up` would replace it and roll the DaemonSet on every node.
+    config = dev_config()
+    config["image-registry:nodeTrust"] = json.dumps({"enabled": True})
+    config["image-registry:mirrors"] = json.dumps([{"upstream": "docker.io"}])
+    mocks = FaithfulMocks()
+    first = run_program(config, mocks)
+    created_first = len(mocks.created)
+    second = run_program(config, mocks)
+    assert any("node-trust-mirrors" in item.name for item in first.registrations)
+    assert {item.urn: item.inputs for item in first.registrations} == {
+        item.urn: item.inputs for item in second.registrations
+    }
+    assert len(mocks.created) == created_first, "a resource would be replaced on an unchanged re-run"
 
 
 def test_a_supplied_password_rerun_keeps_its_hash() -> None:

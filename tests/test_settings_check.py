@@ -190,6 +190,33 @@ def test_a_plain_secret_says_how_to_set_it() -> None:
     ]
 
 
+def test_a_plain_mirror_password_in_a_stack_file_is_refused_hidden() -> None:
+    mirror = {"upstream": "docker.io", "username": "bot", "password": "Plain-T0ken"}
+    assert problems(mirrors=[{"upstream": "ghcr.io"}, mirror]) == [
+        "image-registry:mirrors[1].password: (value hidden) is not allowed; allowed: a secret, set with "
+        "`pulumi config set --secret --path 'mirrors[1].password' …` (it is stored in plain text)"
+    ]
+    assert problems(mirrors=[{**mirror, "password": {"secure": "v1:ciphertext"}}]) == []
+
+
+@pytest.mark.parametrize(
+    ("mirror", "key"),
+    [
+        pytest.param({"upstream": "Docker.io"}, "mirrors[0].upstream", id="upstream"),
+        pytest.param({"upstream": "docker.io", "ttl": "0h"}, "mirrors[0].ttl", id="ttl-zero"),
+        pytest.param({"upstream": "docker.io", "ttl": ""}, "mirrors[0].ttl", id="ttl-empty"),
+        pytest.param({"upstream": "docker.io", "remoteUrl": "http://a.io"}, "mirrors[0].remoteUrl", id="url"),
+        pytest.param({"upstream": "docker.io", "passwd": "Plain-T0ken"}, "mirrors[0].passwd", id="misspelt"),
+        pytest.param({"remoteUrl": "https://a.io"}, "mirrors[0].upstream", id="no-upstream"),
+    ],
+)
+def test_a_bad_mirror_is_one_line_naming_the_key_never_its_value(mirror: dict[str, Any], key: str) -> None:
+    (line,) = problems(mirrors=[mirror])
+    assert line.startswith(f"image-registry:{key}: "), line
+    assert "Plain-T0ken" not in line
+    assert "Docker.io" not in line
+
+
 def test_an_unknown_key_is_named_with_every_known_key() -> None:
     (line,) = CHECKER.problems({"config": {**HOSTS, "image-registry:hostname": "x", "kubernetes:context": "lab"}})
     assert line.startswith("image-registry:hostname: is not a config key of this program; allowed: createNamespace,")

@@ -79,8 +79,9 @@ def test_defaults_that_follow_the_controller_are_each_controllers() -> None:
 
 def test_secret_leaves_are_marked_with_the_command_that_sets_them() -> None:
     secret = [line for line in DOC.splitlines() if "**secret**" in line and line.startswith("| `")]
-    assert [line.split("`")[1] for line in secret] == ["storage.accessKey", "storage.secretKey", "users[i].password"]
-    for path in ("storage.accessKey", "storage.secretKey", "users[0].password"):
+    keys = ["storage.accessKey", "storage.secretKey", "users[i].password", "mirrors[i].password"]
+    assert [line.split("`")[1] for line in secret] == keys
+    for path in ("storage.accessKey", "storage.secretKey", "users[0].password", "mirrors[0].password"):
         assert f"pulumi config set --secret --path '{path}' '…'" in DOC
 
 
@@ -95,3 +96,18 @@ def test_it_says_what_the_schema_cannot_check() -> None:
     assert len(SCHEMA_LIMITS) > 5
     for limit in SCHEMA_LIMITS:
         assert limit.split("(")[0].split("`")[0].strip()[:30] in section
+
+
+def test_the_mirrors_rows_say_what_each_key_allows() -> None:
+    assert "| list of objects | `[]` |" in row("mirrors")
+    assert "| string | required | a registry host as images spell it, lowercase, without a port" in row(
+        "mirrors[i].upstream"
+    )
+    assert "https://registry-1.docker.io for docker.io, else https://\\<upstream\\>" in row("mirrors[i].remoteUrl")
+    assert "without a path" in row("mirrors[i].remoteUrl")
+    assert "| string, **secret** | none |" in row("mirrors[i].password")
+    assert "with username" in row("mirrors[i].password")
+    assert "with password" in row("mirrors[i].username")
+    assert '| list of strings | `["*"]` |' in row("mirrors[i].repositories")
+    assert "| string | `168h` | a positive duration" in row("mirrors[i].ttl")
+    assert "no user named `<name>-mirror`" in DOC.split("## What the schema cannot check", 1)[1]

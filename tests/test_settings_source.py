@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -44,6 +45,32 @@ def test_the_cli_channel_refuses_a_plain_password_without_showing_it(monkeypatch
         run_as_the_cli(monkeypatch, with_password(), [])
     assert "image-registry:users[0].password: (value hidden)" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+MIRROR_PASSWORD = "Upstream-T0ken-Passw0rd"
+
+
+def with_mirror_password(password: str = MIRROR_PASSWORD) -> dict[str, str]:
+    """What `pulumi config set --secret --path 'mirrors[0].password' …` hands the program: the whole key."""
+    config = dev_config()
+    config["image-registry:mirrors"] = json.dumps([{"upstream": "docker.io", "username": "bot", "password": password}])
+    return config
+
+
+def test_the_cli_channel_accepts_a_secret_mirror_password_and_outputs_it_nowhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = run_as_the_cli(monkeypatch, with_mirror_password(), ["image-registry:mirrors"])
+    assert run.outputs["registryHost"] == "image-registry.8-mega.internal"
+    assert MIRROR_PASSWORD not in json.dumps(run.outputs, default=str)
+
+
+def test_the_cli_channel_refuses_a_plain_mirror_password_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_as_the_cli(monkeypatch, with_mirror_password(), [])
+    assert "image-registry:mirrors[0].password: (value hidden)" in str(caught.value)
+    assert "--path 'mirrors[0].password'" in str(caught.value)
+    assert MIRROR_PASSWORD not in str(caught.value)
 
 
 def test_the_cli_channel_reads_plain_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,6 +124,25 @@ def test_one_secret_password_does_not_let_a_plain_one_through(
     assert "Passw0rd" not in message
 
 
+def test_one_secret_mirror_password_does_not_let_a_plain_one_through(
+    stack_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the CLI writes it: `pulumi config set --secret --path 'mirrors[0].password'` makes `mirrors` secret.
+    mirrors: list[dict[str, Any]] = [
+        {"upstream": "docker.io", "username": "bot", "password": {"secure": "v1:AAAA"}},
+        {"upstream": "ghcr.io", "username": "bot", "password": "plain-Passw0rd"},
+    ]
+    stack_file.write_text(yaml.safe_dump({"config": {"image-registry:mirrors": mirrors}}))
+    config = dev_config()
+    config["image-registry:mirrors"] = json.dumps([{**mirrors[0], "password": "decrypted-Passw0rd"}, mirrors[1]])
+    with pytest.raises(pulumi.RunError) as caught:
+        run_as_the_cli(monkeypatch, config, ["image-registry:mirrors"], root=stack_file.parent)
+    message = str(caught.value)
+    assert "image-registry:mirrors[1].password: (value hidden)" in message
+    assert "mirrors[0]" not in message
+    assert "Passw0rd" not in message
+
+
 def test_the_stack_file_is_found_through_stack_config_dir(stack_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = yaml.safe_load(stack_file.with_name("Pulumi.yaml").read_text())
     stack_file.with_name("Pulumi.yaml").write_text(yaml.safe_dump({**project, "stackConfigDir": "stacks"}))
@@ -130,6 +176,15 @@ def test_the_stack_file_is_found_through_stack_config_dir(stack_file: Path, monk
 def test_plain_leaves(users: object, plain: set[str]) -> None:
     config = {"image-registry:users": users, "kubernetes:context": "not ours"}
     assert plain_leaves(config) == plain
+
+
+def test_plain_leaves_of_mirrors() -> None:
+    mirrors = [{"upstream": "docker.io", "username": "bot", "password": {"secure": "v1:x"}}, {"upstream": "ghcr.io"}]
+    assert plain_leaves({"image-registry:mirrors": mirrors}) == {
+        "mirrors[0].upstream",
+        "mirrors[0].username",
+        "mirrors[1].upstream",
+    }
 
 
 @pytest.mark.parametrize(

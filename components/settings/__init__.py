@@ -3,6 +3,7 @@
 from components.settings.access import NodeTrustSettings, TlsSettings, User
 from components.settings.errors import SettingsError
 from components.settings.maintenance import GarbageCollect, MaintenanceSettings
+from components.settings.mirrors import Mirror
 from components.settings.models import Settings
 from components.settings.network import IngressSettings, MetricsSettings, NetworkPolicySettings
 from components.settings.parse import parse_settings
@@ -21,6 +22,7 @@ __all__ = [
     "IngressSettings",
     "MaintenanceSettings",
     "MetricsSettings",
+    "Mirror",
     "NetworkPolicySettings",
     "NodeTrustSettings",
     "PvcStorage",

@@ -8,7 +8,16 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from components.settings.base import ConfigModel
-from components.settings.types import UNIQUE_ITEMS, DnsName, IpAddress, Password, RepositoryPattern, unique
+from components.settings.types import (
+    UNIQUE_ITEMS,
+    DnsName,
+    IpAddress,
+    Password,
+    RepositoryPattern,
+    problem,
+    require_secret,
+    unique,
+)
 
 HOURS = "a whole number of hours ≥ {}"
 # What each role may do; every role reads (`pull`), `admin` may also delete (when the storage allows deletes).
@@ -45,6 +54,30 @@ class User(ConfigModel):
     def every_repository(self) -> bool:
         """Whether the user's patterns cover every repository (and so the catalog may be listed)."""
         return EVERY_REPOSITORY in self.repositories
+
+
+def check_users(users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
+    """Each user named once, every password a secret."""
+    unique(tuple(user.name for user in users), "users", "user name", ".name")
+    for index, user in enumerate(users):
+        if user.password is not None:
+            require_secret(f"users[{index}].password", f"[{index}].password", info.context)
+    return users
+
+
+def check_pull_user_name_free(users: tuple[User, ...], generated: str) -> tuple[User, ...]:
+    """No user takes the name of the pull-only user the stack generates (when it generates one)."""
+    if any(user.access == "pull" for user in users):
+        return users
+    for index, user in enumerate(users):
+        if user.name == generated:
+            raise problem(
+                f"a name other than {generated}, which the stack gives its generated pull-only user "
+                "(or give this user access: pull to have it serve as the pull-only user)",
+                at=f"[{index}].name",
+                show=False,
+            )
+    return users
 
 
 class TlsSettings(ConfigModel):

@@ -6,8 +6,8 @@ One line per problem, `<file>: image-registry:<key>: <value> is not allowed;
 allowed: <what>`, in errors.py's words; exit status 1 when there is any.
 A generic checker (check-jsonschema) echoes the offending value, a plain-text
 password included, and names no key for an unknown one; this one hides every
-value under `users` and every secret leaf (password, accessKey, secretKey),
-and names each key.
+value under `users` and `mirrors` and every secret leaf (password, accessKey,
+secretKey), and names each key.
 
 What the schema cannot check, and only `pulumi preview` finds (the full list is
 schema.SCHEMA_LIMITS, shown in docs/configuration.md): anything inside a
@@ -16,7 +16,8 @@ limits; a size that is a fraction of a byte through its unit (1.3Ki); a cron
 range that runs backwards; user names each once; tls.extraDnsNames against the
 derived names; the certificate lifetimes against each other; the other rules
 between keys inside an object (existingClaim with size, garbage collection
-against storage and readOnly, serviceMonitor without metrics).
+against storage and readOnly, serviceMonitor without metrics); a mirror's
+upstream once and not a hostname, its username and password together.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from components.settings.access import NodeTrustSettings, TlsSettings, User
+from components.settings.access import NodeTrustSettings, TlsSettings, User, check_pull_user_name_free, check_users
 from components.settings.base import ConfigModel
 from components.settings.known import dependent, known
-from components.settings.maintenance import MaintenanceSettings
+from components.settings.maintenance import MaintenanceSettings, check_collection_safe
+from components.settings.mirrors import Mirror, check_mirror_user_free, check_mirrors, check_not_ours, mirror_user
 from components.settings.network import IngressSettings, MetricsSettings, NamespaceName, NetworkPolicySettings
 from components.settings.project import (
     DEFAULT_FRONT_IMAGE,
@@ -24,11 +25,12 @@ from components.settings.project import (
     OWN_NAMESPACE,
     REGISTRY_PORT,
     RESERVED_NAMESPACES,
+    generated_mirror_user_name,
     generated_pull_user_name,
     service_dns_names,
 )
 from components.settings.scheduling import LabelKey, Resources, Toleration, affinity
-from components.settings.storage import EmptyDirStorage, PvcStorage, S3Storage, Storage
+from components.settings.storage import PvcStorage, S3Storage, Storage
 from components.settings.types import (
     DNS_LABEL_PATTERN,
     UNIQUE_ITEMS,
@@ -141,6 +143,13 @@ class Settings(ConfigModel):
         title="A DaemonSet that makes every node's container runtime trust the CA for the hostnames",
         description="an object {enabled, platform}",
     )
+    mirrors: tuple[Mirror, ...] = Field(
+        default=(),
+        title="Pull-through caches of public registries under `/v2/mirror/<upstream>/`, for the mirror user "
+        "(`<name>-mirror`) and users whose repositories cover `mirror/…`; with nodeTrust, nodes pull through them",
+        description="a list of {upstream, remoteUrl, username, password, repositories, ttl}, each upstream once; "
+        "empty (the default): no cache",
+    )
     pull_secret_namespaces: tuple[NamespaceName, ...] = Field(
         default=(),
         title="Namespaces that get a pull Secret (the pull-only user's credentials)",
@@ -189,28 +198,13 @@ class Settings(ConfigModel):
     @field_validator("users")
     @classmethod
     def _users_named_once_passwords_secret(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
-        unique(tuple(user.name for user in users), "users", "user name", ".name")
-        for index, user in enumerate(users):
-            if user.password is not None:
-                require_secret(f"users[{index}].password", f"[{index}].password", info.context)
-        return users
+        return check_users(users, info)
 
     @field_validator("users")
     @classmethod
     @dependent
     def _generated_name_free(cls, users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
-        generated = generated_pull_user_name(known(cls, info, "name"))
-        if any(user.access == "pull" for user in users):
-            return users
-        for index, user in enumerate(users):
-            if user.name == generated:
-                raise problem(
-                    f"a name other than {generated}, which the stack gives its generated pull-only user "
-                    "(or give this user access: pull to have it serve as the pull-only user)",
-                    at=f"[{index}].name",
-                    show=False,
-                )
-        return users
+        return check_pull_user_name_free(users, generated_pull_user_name(known(cls, info, "name")))
 
     @field_validator("tls")
     @classmethod
@@ -238,21 +232,25 @@ class Settings(ConfigModel):
     @classmethod
     @dependent
     def _collect_only_what_is_safe(cls, maintenance: MaintenanceSettings, info: ValidationInfo) -> MaintenanceSettings:
-        if maintenance.garbage_collect is None:
-            return maintenance
-        storage = known(cls, info, "storage")
-        if not storage.delete_enabled:
-            why = "storage.deleteEnabled: true as well (with deletes off nothing is ever freed)"
-        elif not (maintenance.read_only or maintenance.allow_online_gc):
-            why = (
-                "maintenance.readOnly: true, or maintenance.allowOnlineGc: true to accept the risk "
-                "(garbage collection while pushes run deletes blobs the new images need: they are corrupt)"
-            )
-        elif isinstance(storage, EmptyDirStorage) or getattr(storage, "access_mode", "") == "ReadWriteOncePod":
-            why = "storage a second pod can mount (a claim, not emptyDir or ReadWriteOncePod)"
-        else:
-            return maintenance
-        raise problem(why, at=".garbageCollect", value=maintenance.garbage_collect.model_dump(by_alias=True))
+        return check_collection_safe(maintenance, known(cls, info, "storage"))
+
+    @field_validator("mirrors")
+    @classmethod
+    def _mirrors_once_passwords_secret(cls, mirrors: tuple[Mirror, ...], info: ValidationInfo) -> tuple[Mirror, ...]:
+        return check_mirrors(mirrors, info)
+
+    @field_validator("mirrors")
+    @classmethod
+    @dependent
+    def _mirrors_of_other_registries(cls, mirrors: tuple[Mirror, ...], info: ValidationInfo) -> tuple[Mirror, ...]:
+        return check_not_ours(mirrors, tuple(known(cls, info, "hostnames")))
+
+    @field_validator("mirrors")
+    @classmethod
+    @dependent
+    def _mirror_user_name_free(cls, mirrors: tuple[Mirror, ...], info: ValidationInfo) -> tuple[Mirror, ...]:
+        generated = generated_mirror_user_name(known(cls, info, "name"))
+        return check_mirror_user_free(mirrors, generated, tuple(user.name for user in known(cls, info, "users")))
 
     @field_validator("pull_secret_namespaces")
     @classmethod
@@ -271,10 +269,18 @@ class Settings(ConfigModel):
         return configured or User(name=generated_pull_user_name(self.name), access="pull")
 
     @property
+    def mirror_user(self) -> User | None:
+        """Who the nodes pull through the mirrors as: pull access to `mirror/*` and nothing else; none without
+        mirrors."""
+        return mirror_user(generated_mirror_user_name(self.name)) if self.mirrors else None
+
+    @property
     def registry_users(self) -> tuple[User, ...]:
-        """Every account the front knows: the config's users, then the generated pull-only user if there is one."""
+        """Every account the front knows: the config's users, then the generated pull-only user if there is one,
+        then the mirror user if there are mirrors."""
         pull_user = self.pull_user
-        return self.users if pull_user in self.users else (*self.users, pull_user)
+        users = self.users if pull_user in self.users else (*self.users, pull_user)
+        return users if self.mirror_user is None else (*users, self.mirror_user)
 
     @property
     def service_dns_names(self) -> tuple[str, ...]:

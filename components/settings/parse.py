@@ -14,8 +14,9 @@ from components.settings.models import Settings
 
 # Keys whose values are plain text (the engine hands every value over as text).
 TEXT_KEYS = frozenset(info.alias or name for name, info in Settings.model_fields.items() if info.annotation is str)
-# Values under these keys may be passwords: never echoed, even when not secret.
-ALWAYS_HIDDEN = frozenset({"users"})
+# Values under these keys may be passwords (a misspelt `password:` key, a password of the wrong type): never
+# echoed, even when not secret.
+ALWAYS_HIDDEN = frozenset({"users", "mirrors"})
 
 
 def parse_settings(

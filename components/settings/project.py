@@ -3,6 +3,8 @@
 PROJECT = "image-registry"
 REGISTRY_PORT = 5000
 METRICS_PORT = 5001
+# The pull-through caches (`mirrors`) listen on the pod's loopback, the i-th on MIRROR_PORTS_FROM + i.
+MIRROR_PORTS_FROM = 5100
 # registry 3.1.1, pinned by the digest of its multi-platform image index.
 DEFAULT_IMAGE = "registry:3.1.1@sha256:1be55279f18a2fe1a74edf2664cac61c1bea305b7b4642dab412e7affdcb3e33"
 # Caddy 2.10.2 (Alpine), the registry's TLS and authentication front, pinned the same way.
@@ -23,3 +25,8 @@ def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
 
 def generated_pull_user_name(name: str) -> str:
     return f"{name}-pull"
+
+
+def generated_mirror_user_name(name: str) -> str:
+    """The account nodes pull through the mirrors with: pull, on `mirror/*` only."""
+    return f"{name}-mirror"

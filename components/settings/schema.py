@@ -38,6 +38,8 @@ SCHEMA_LIMITS = (
     "maintenance.garbageCollect against storage and readOnly (deletes enabled, a window without pushes)",
     "metrics.serviceMonitor without metrics.enabled; a toleration's key, operator and value together",
     "an image reference pinned by tag or digest; an IP address's form",
+    "mirrors: each upstream once, none of the hostnames; username and password together; "
+    "no user named `<name>-mirror` (the user the stack generates for the nodes)",
 )
 
 

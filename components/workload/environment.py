@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import pulumi_kubernetes as k8s
 import yaml
 
 from components.settings import METRICS_PORT, S3Storage, Settings
 from components.workload.front_config import DRAIN_SECONDS, UPSTREAM, upload_token_name
+
+if TYPE_CHECKING:
+    from components.workload.pod import PodInputs
 
 DATA_DIR = "/var/lib/registry"
 CONFIG_DIR = "/etc/registry/config"
@@ -138,3 +143,21 @@ def _config_map_key(variable: str) -> str:
     """REGISTRY_HTTP_TLS_KEY -> httpTlsKey: the manual install's naming of ConfigMap keys."""
     words = variable.removeprefix("REGISTRY_").lower().split("_")
     return words[0] + "".join(word.capitalize() for word in words[1:])
+
+
+def registry_environment(
+    pod: PodInputs, values: dict[str, str], left_out: tuple[str, ...] = ()
+) -> list[k8s.core.v1.EnvVarArgs]:
+    """The ConfigMap's settings, but those `values` sets (as literal values) and those whose name starts with
+    one of `left_out`."""
+    from_config_map = [
+        k8s.core.v1.EnvVarArgs(
+            name=setting.variable,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=pod.config_map_name, key=setting.key)
+            ),
+        )
+        for setting in pod.environment
+        if setting.variable not in values and not setting.variable.startswith(left_out)
+    ]
+    return [*from_config_map, *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items())]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.settings import REGISTRY_PORT, User
+from components.settings.mirrors import Mirror
 from components.workload.front_access import (
     CLAIMED_USER,
     READ,
@@ -30,6 +31,7 @@ from components.workload.front_access import (
     unauthorized,
     user_routes,
 )
+from components.workload.front_mirrors import mirror_routes
 
 UPSTREAM = "127.0.0.1:5002"
 TLS_DIR = "/etc/caddy/tls"
@@ -65,8 +67,11 @@ _NO_BODY_READ = {"method": list(READ), "header": {"Content-Length": None, "Trans
 _JSON = {"format": "json", "time_format": "rfc3339_nano", "duration_format": "seconds"}
 
 
-def front_config(users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str) -> str:
-    """Caddy's configuration: `accounts` are (user, bcrypt hash) pairs of `users`; `realm` the stack's name."""
+def front_config(
+    users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str, mirrors: Sequence[Mirror] = ()
+) -> str:
+    """Caddy's configuration: `accounts` are (user, bcrypt hash) pairs of `users`; `realm` the stack's name;
+    `mirrors` the pull-through caches it routes `/v2/mirror/<upstream>/` to (front_mirrors.py)."""
     config = {
         "admin": {"listen": f"unix/{ADMIN_SOCKET}", "config": {"persist": False}},
         "logging": _logging(),
@@ -74,7 +79,7 @@ def front_config(users: Sequence[User], accounts: Sequence[tuple[str, str]], rea
             "http": {
                 "grace_period": f"{DRAIN_SECONDS}s",
                 "shutdown_delay": f"{SHUTDOWN_DELAY_SECONDS}s",
-                "servers": {"registry": _server(users, accounts, realm)},
+                "servers": {"registry": _server(users, accounts, realm, mirrors)},
             },
             "tls": {
                 "certificates": {"load_files": [_certificate()]},
@@ -85,7 +90,9 @@ def front_config(users: Sequence[User], accounts: Sequence[tuple[str, str]], rea
     return json.dumps(config, indent=2, sort_keys=True)
 
 
-def _server(users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str) -> dict[str, Any]:
+def _server(
+    users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: str, mirrors: Sequence[Mirror]
+) -> dict[str, Any]:
     proxy = _proxy()
     return {
         "listen": [f":{REGISTRY_PORT}"],
@@ -112,6 +119,8 @@ def _server(users: Sequence[User], accounts: Sequence[tuple[str, str]], realm: s
             refuse_unknown_claims(realm),
             {"handle": [_authentication(accounts, realm)]},
             *(user_routes(user) for user in users),
+            # After the users' rules: what reaches them is authenticated and within the user's repositories.
+            *mirror_routes(mirrors, _proxy),
             {"handle": [proxy]},
         ],
     }
@@ -187,12 +196,12 @@ def _authentication(accounts: Sequence[tuple[str, str]], realm: str) -> dict[str
     }
 
 
-def _proxy() -> dict[str, Any]:
+def _proxy(dial: str = UPSTREAM) -> dict[str, Any]:
     # Larger than Go's 4 KiB default: fewer writes per pushed layer (about a tenth less CPU in the front).
     transport = {"protocol": "http", "read_buffer_size": 65536, "write_buffer_size": 65536}
     return {
         "handler": "reverse_proxy",
-        "upstreams": [{"dial": UPSTREAM}],
+        "upstreams": [{"dial": dial}],
         "transport": transport,
         # A registry restarting alone: wait for it a little rather than fail at once. A connection that could
         # not be made is tried again; an exchange that failed, only for a read without a body (Caddy would

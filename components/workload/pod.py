@@ -10,9 +10,17 @@ import pulumi_kubernetes as k8s
 
 from components.kube import container_security
 from components.settings import METRICS_PORT, REGISTRY_PORT, Settings, Toleration
-from components.workload.environment import CONFIG_DIR, CONFIG_FILE, LOG_FILTER, SCRATCH_DIR, RegistrySetting
+from components.workload.environment import (
+    CONFIG_DIR,
+    CONFIG_FILE,
+    LOG_FILTER,
+    SCRATCH_DIR,
+    RegistrySetting,
+    registry_environment,
+)
 from components.workload.front import front_container, front_volumes
 from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS, UPSTREAM
+from components.workload.mirrors import mirror_containers, mirror_volumes
 
 # Any uid works once /var/lib/registry is writable to it (fsGroup); above 10000
 # it cannot collide with a node's own users.
@@ -42,6 +50,8 @@ class PodInputs:
     service_account_name: pulumi.Input[str]
     # (volume, mount path): the data claim or emptyDir, the S3 credentials; none with S3 keys from the pod's identity.
     storage_volumes: tuple[tuple[k8s.core.v1.VolumeArgs, str], ...]
+    # Each mirror's config-file Secret, in the order of `settings.mirrors` (none for the garbage collector).
+    mirror_secret_names: tuple[pulumi.Input[str], ...] = ()
 
 
 def pod_security() -> k8s.core.v1.PodSecurityContextArgs:
@@ -112,7 +122,7 @@ def registry_container(
         ports=ports if serving and pod.settings.metrics.enabled else None,
         # Another command logs what it does at `info` (the garbage collector: each blob it deletes); no request
         # reaches it, so no token.
-        env=_environment(pod, {} if serving else {"REGISTRY_LOG_LEVEL": "info"}),
+        env=registry_environment(pod, {} if serving else {"REGISTRY_LOG_LEVEL": "info"}),
         volume_mounts=[
             *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
             k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
@@ -140,21 +150,6 @@ def registry_container(
     )
 
 
-def _environment(pod: PodInputs, values: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
-    """The ConfigMap's settings, but those `values` sets (as literal values)."""
-    from_config_map = [
-        k8s.core.v1.EnvVarArgs(
-            name=setting.variable,
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=pod.config_map_name, key=setting.key)
-            ),
-        )
-        for setting in pod.environment
-        if setting.variable not in values
-    ]
-    return [*from_config_map, *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items())]
-
-
 def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
     """What the registry's own containers mount: its storage, its config file, a scratch directory."""
     config = k8s.core.v1.SecretVolumeSourceArgs(secret_name=pod.config_secret_name, default_mode=0o440)
@@ -166,11 +161,17 @@ def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
 
 
 def serving_pod(pod: PodInputs, **extra: Any) -> k8s.core.v1.PodSpecArgs:
-    """The registry behind its front: TLS and authentication in one container, the registry in the other."""
+    """The registry behind its front: TLS and authentication in one container, the registry in another, and
+    one more per mirror (mirrors.py)."""
+    wait = ["/bin/sh", "-c", WAIT_FOR_THE_FRONT]
     return pod_spec(
         pod,
-        containers=[front_container(pod.settings), registry_container(pod)],
-        volumes=[*registry_volumes(pod), *front_volumes(pod.front_secret_name, pod.tls_secret_name)],
+        containers=[front_container(pod.settings), registry_container(pod), *mirror_containers(pod, wait)],
+        volumes=[
+            *registry_volumes(pod),
+            *front_volumes(pod.front_secret_name, pod.tls_secret_name),
+            *mirror_volumes(pod),
+        ],
         termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
         **extra,
     )

@@ -14,6 +14,7 @@ from components.workload.environment import CONFIG_KEY, registry_settings, secre
 from components.workload.front import CONFIG_KEY as FRONT_CONFIG_KEY
 from components.workload.front_config import front_config
 from components.workload.garbage_collect import garbage_collector
+from components.workload.mirrors import mirror_config_data, mirror_name
 from components.workload.pod import PodInputs, serving_pod
 from components.workload.storage import storage_volumes, strategy
 
@@ -69,6 +70,11 @@ class RegistryWorkload(pulumi.ComponentResource):
             front_secret_name=self._front_secret(settings, args.accounts).metadata.name,
             service_account_name=self._service_account(settings.name).metadata.name,
             storage_volumes=storage_volumes(settings.storage, settings.name, self.namespace, self),
+            # Auto-named like the registry's: a new upstream, credential or TTL rolls the pods.
+            mirror_secret_names=tuple(
+                self._rolling_secret(settings.name, mirror_name(index), mirror_config_data(mirror)).metadata.name
+                for index, mirror in enumerate(settings.mirrors)
+            ),
         )
         self.deployment = self._deployment(pod)
         if settings.replicas > 1:
@@ -114,13 +120,13 @@ class RegistryWorkload(pulumi.ComponentResource):
         # Fixed name: a change replaces the Secret under the same name, so the pod template stays
         # as it is; the kubelet refreshes the mounted file and the front reloads it (front.py).
         # Adding a user, changing a password or a role needs no restart.
-        name, users = settings.name, settings.registry_users
+        name, users, mirrors = settings.name, settings.registry_users, settings.mirrors
         return k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=object_metadata(name, self.namespace, "auth"),
             type="Opaque",
             string_data=pulumi.Output.secret(accounts).apply(
-                lambda pairs: {FRONT_CONFIG_KEY: front_config(users, pairs, realm=name)}
+                lambda pairs: {FRONT_CONFIG_KEY: front_config(users, pairs, realm=name, mirrors=mirrors)}
             ),
             # Same name: the old one must go first (creating an existing object fails).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

@@ -1,5 +1,6 @@
 """Objects that break every policy of the pack at once: the real CLI must refuse them at preview."""
 
+import base64
 import json
 
 import pulumi_kubernetes as k8s
@@ -32,6 +33,8 @@ k8s.apps.v1.Deployment(
                     k8s.core.v1.ContainerArgs(
                         name="scratch",
                         image="busybox:1.36.1",
+                        # upstream-credentials-in-files: a mirror's upstream password in the environment
+                        env=[k8s.core.v1.EnvVarArgs(name="REGISTRY_PROXY_PASSWORD", value="x")],
                         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="scratch", mount_path="/var/lib/registry")],
                     ),
                 ],
@@ -71,3 +74,11 @@ k8s.core.v1.Secret(
     type="kubernetes.io/dockerconfigjson",
     string_data={".dockerconfigjson": json.dumps(docker_config)},
 )
+# node-credentials-pull-only-in-secrets: a hosts.toml with a credential in a ConfigMap
+header = base64.b64encode(b"ci:x").decode()
+k8s.core.v1.ConfigMap(
+    "node-files",
+    metadata=meta(name="probe-node-files", namespace="default"),
+    data={"docker.io.toml": f'[host."https://elsewhere.example.com/v2/mirror/docker.io".header]\n'
+          f'  Authorization = "Basic {header}"\n'},
+)  # fmt: skip

@@ -83,9 +83,10 @@ class PushingClient(NodeClient, Protocol):
 class Containerd:
     """A private containerd on the node: its CRI plugin reads registry hosts from the DaemonSet's directory."""
 
-    def __init__(self, node: Node, hosts_dir: str = HOSTS_DIR) -> None:
+    def __init__(self, node: Node, hosts_dir: str = HOSTS_DIR, name: str = "containerd") -> None:
+        """`name`: its state directory and log's (a second instance on the node, as a second node's, needs one)."""
         self.node = node
-        self.state = node.workspace / "containerd"
+        self.state = node.workspace / name
         self.state.mkdir()
         self.socket = self.state / "containerd.sock"
         inside = node.inside(self.state)
@@ -107,7 +108,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     config_path = "{hosts_dir}"
 """
         )
-        self.daemon = node.start_daemon("containerd", ["containerd", "--config", node.inside(config)], self._serving)
+        self.daemon = node.start_daemon(name, ["containerd", "--config", node.inside(config)], self._serving)
 
     def _serving(self) -> bool:
         return self.socket.exists() and self.ctr("version").returncode == 0
@@ -224,15 +225,20 @@ class PodmanClient:
 
     name = "Podman"
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, registries_conf: Path | None = None) -> None:
+        """`registries_conf`: a registries.conf of the workspace in place of the node's (its mirrors)."""
         self.node = node
         self.state = node.workspace / "podman"
         self.state.mkdir()
+        # The node's own environment is fixed (NODE_ENV): `env` adds the one variable for podman alone.
+        conf = f"CONTAINERS_REGISTRIES_CONF={node.inside(registries_conf)}" if registries_conf else None
+        self.environment = ["env", conf] if conf else []
 
     def podman(self, *argv: str) -> subprocess.CompletedProcess[str]:
         inside = self.node.inside(self.state)
         return self.node.run(
-            "podman", "--root", f"{inside}/root", "--runroot", f"{inside}/run", "--storage-driver", "vfs",
+            *self.environment, "podman", "--root", f"{inside}/root", "--runroot", f"{inside}/run",
+            "--storage-driver", "vfs",
             "--tmpdir", f"{inside}/tmp", "--events-backend", "none", "--cgroup-manager", "cgroupfs", *argv,
         )  # fmt: skip
 

@@ -23,6 +23,10 @@ KUBERNETES_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
 CHECKOV = Path(os.environ.get("CHECKOV", PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"))
 CHECKOV_CONFIG = Path(__file__).with_name("checkov.yaml")
 S3_KEYS = {"accessKey": "AKIAEXAMPLEEXAMPLE00", "secretKey": "example-secret-key"}
+MIRRORS = [
+    {"upstream": "docker.io", "username": "hub-robot", "password": "example-upstream-token"},
+    {"upstream": "ghcr.io", "repositories": ["example/*"], "ttl": "24h"},
+]
 VARIANTS: dict[str, dict[str, object]] = {
     "dev": {},
     "production": {
@@ -52,6 +56,11 @@ VARIANTS: dict[str, dict[str, object]] = {
         "nodeTrust": {"enabled": True, "platform": "k3s"},
     },
     "unverified": {"ingress": {"className": "public", "verifyBackend": False}},
+    "mirrors": {
+        "mirrors": MIRRORS,
+        "nodeTrust": {"enabled": True},
+        "networkPolicy": {"restrictEgress": True},
+    },
     "throwaway": {"storage": {"type": "emptyDir", "deleteEnabled": True}},
     "shared-namespace": {
         "createNamespace": "false",
@@ -64,7 +73,19 @@ VARIANTS: dict[str, dict[str, object]] = {
 
 @pytest.fixture(scope="module")
 def rendered(run_with: RunProgram) -> dict[str, ProgramRun]:
-    return {name: run_with(secret_keys=["image-registry:storage"], **overrides) for name, overrides in VARIANTS.items()}
+    secret_keys = ["image-registry:storage", "image-registry:mirrors"]
+    return {name: run_with(secret_keys=secret_keys, **overrides) for name, overrides in VARIANTS.items()}
+
+
+def test_the_mirrors_variant_renders_its_caches_and_their_node_files(rendered: dict[str, ProgramRun]) -> None:
+    """The gates below see what mirrors add: a container each in the registry's pod, their Secrets, and the
+    nodes' hosts.toml Secret."""
+    run = rendered["mirrors"]
+    containers = [container["name"] for container in pod_specs(run.manifest("Deployment"))[0]["containers"]]
+    assert {"mirror-0", "mirror-1"} <= set(containers), containers
+    secrets = [manifest["metadata"]["name"] for manifest in run.manifests() if manifest["kind"] == "Secret"]
+    assert any("mirror-0" in name for name in secrets), secrets
+    assert any("node-trust-mirrors" in name for name in secrets), secrets
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

@@ -169,15 +169,15 @@ def k3s_registries_yaml(settings: Settings) -> str:
     return f"# {REGISTRIES_YAML[platform]} on every node\n" + document
 
 
-# busybox sh, in the registry image. Each pass: find the node's layout, copy what differs, say what changed,
-# and leave in $STATUS_DIR/trusted the file the node's runtime reads the CA from (the readiness probe
-# compares it with the current CA), or nothing when no runtime here can be made to trust it.
+# busybox sh, in the registry image. Each pass: find the node's layout, copy what differs (creating its
+# directory), say what changed, and leave in $STATUS_DIR/trusted the file the node's runtime reads the CA
+# from (the readiness probe compares it with the current CA), or nothing when no runtime here can trust it.
 SCRIPT = r"""set -eu
 # What it writes is root's alone: a mirror's hosts.toml holds a credential.
 umask 077
 place() {
   if ! cmp -s "$1" "$2"; then
-    cp "$1" "$2.new" && chmod 600 "$2.new" && mv -f "$2.new" "$2" && echo "wrote ${2#$HOST}"
+    mkdir -p "${2%/*}" && cp "$1" "$2.new" && chmod 600 "$2.new" && mv -f "$2.new" "$2" && echo "wrote ${2#$HOST}"
   fi
 }
 # A mirror's hosts.toml and the CA it names, in $1 (a certificate directory) for the upstream $2; on k3s and
@@ -188,7 +188,6 @@ mirror() {
     notes="$notes; ${target#$HOST} is k3s's (its registries.yaml lists $2): left as it is"
     return
   fi
-  mkdir -p "$1/$2"
   place "$CONFIG_DIR/ca.crt" "$1/$2/ca.crt"
   place "$ours" "$target"
   chmod 600 "$target"
@@ -247,7 +246,6 @@ while :; do
       *) notes="$notes; config_path $dir is no directory this DaemonSet writes (set nodeTrust.platform)"; continue ;;
     esac
     for host in $TRUST_HOSTS; do
-      mkdir -p "$HOST$dir/$host"
       place "$CONFIG_DIR/ca.crt" "$HOST$dir/$host/ca.crt"
       if [ -z "$ca_dir" ]; then place "$CONFIG_DIR/$host.toml" "$HOST$dir/$host/hosts.toml"; fi
     done
@@ -260,7 +258,6 @@ while :; do
     trusted="$ca_dir/ca.crt"
   elif [ -d "$HOST$DOCKER_CERTS" ]; then
     for host in $TRUST_HOSTS; do
-      mkdir -p "$HOST$DOCKER_CERTS/$host"
       place "$CONFIG_DIR/ca.crt" "$HOST$DOCKER_CERTS/$host/ca.crt"
     done
     if [ -z "$trusted" ] && docker_node; then trusted="$HOST$DOCKER_CERTS/${TRUST_HOSTS%% *}/ca.crt"; fi

@@ -14,8 +14,8 @@ from components.settings.types import (
     IpAddress,
     Password,
     RepositoryPattern,
+    once_with_secret_passwords,
     problem,
-    require_secret,
     unique,
 )
 
@@ -58,10 +58,7 @@ class User(ConfigModel):
 
 def check_users(users: tuple[User, ...], info: ValidationInfo) -> tuple[User, ...]:
     """Each user named once, every password a secret."""
-    unique(tuple(user.name for user in users), "users", "user name", ".name")
-    for index, user in enumerate(users):
-        if user.password is not None:
-            require_secret(f"users[{index}].password", f"[{index}].password", info.context)
+    once_with_secret_passwords(users, "users", "name", "user name", info.context)
     return users
 
 

@@ -19,8 +19,8 @@ from components.settings.types import (
     SECURE_VALUE_SCHEMA,
     UNIQUE_ITEMS,
     RepositoryPattern,
+    once_with_secret_passwords,
     problem,
-    require_secret,
     unique,
 )
 
@@ -141,10 +141,7 @@ class Mirror(ConfigModel):
 
 def check_mirrors(mirrors: tuple[Mirror, ...], info: ValidationInfo) -> tuple[Mirror, ...]:
     """Each upstream once, every password a secret."""
-    unique(tuple(mirror.upstream for mirror in mirrors), "mirrors", "upstream", ".upstream")
-    for index, mirror in enumerate(mirrors):
-        if mirror.password is not None:
-            require_secret(f"mirrors[{index}].password", f"[{index}].password", info.context)
+    once_with_secret_passwords(mirrors, "mirrors", "upstream", "upstream", info.context)
     return mirrors
 
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -202,6 +203,14 @@ def require_secret(path: str, at: str, context: Any) -> None:
     top = path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
     if path in context.get("plain_leaves", ()) or top not in context.get("secret_keys", ()):
         raise problem(secret_advice(path), at=at, show=False)
+
+
+def once_with_secret_passwords(items: tuple[Any, ...], key: str, field: str, what: str, context: Any) -> None:
+    """Each item of the list at `key` has its own `field` (a `what`), and every password it holds is a secret."""
+    unique(tuple(getattr(item, field) for item in items), key, what, f".{to_camel(field)}")
+    for index, item in enumerate(items):
+        if item.password is not None:
+            require_secret(f"{key}[{index}].password", f"[{index}].password", context)
 
 
 def unique(values: tuple[Any, ...], key: str, what: str = "name", field: str = "") -> tuple[Any, ...]:

@@ -36,17 +36,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.kube import container_security
 from components.settings import S3Storage, Settings
 from components.settings.mirrors import Mirror
 from components.workload.environment import (
     CONFIG_DIR,
-    CONFIG_FILE,
     CONFIG_KEY,
     DATA_DIR,
-    LOG_FILTER,
-    SCRATCH_DIR,
-    registry_environment,
 )
 from components.workload.front_mirrors import mirror_address
 
@@ -58,7 +53,7 @@ HELPER_KEY = "credentials"
 HELPER_FILE = f"{CONFIG_DIR}/{HELPER_KEY}"
 _NO_CREDENTIALS = json.dumps({"Username": "", "Secret": ""})
 # The registry's debug listener (metrics, pprof) stays the registry's: a mirror opens none.
-_DEBUG_VARIABLES = "REGISTRY_HTTP_DEBUG_"
+MIRROR_LEFT_OUT = ("REGISTRY_HTTP_DEBUG_",)
 
 
 def mirror_name(index: int) -> str:
@@ -115,37 +110,6 @@ def mirror_overrides(settings: Settings, index: int, mirror: Mirror) -> dict[str
     }
 
 
-def mirror_container(pod: PodInputs, index: int, mirror: Mirror, pre_stop: list[str]) -> k8s.core.v1.ContainerArgs:
-    """The `index`-th mirror: `registry serve` on its own config file, its log filtered as the registry's."""
-    name = mirror_name(index)
-    answers = k8s.core.v1.ExecActionArgs(command=["wget", "-q", "-O", "/dev/null", f"http://{mirror_address(index)}/"])
-    return k8s.core.v1.ContainerArgs(
-        name=name,
-        image=pod.settings.image,
-        image_pull_policy="IfNotPresent",
-        command=["/bin/sh", "-c", LOG_FILTER, "registry"],
-        args=[CONFIG_FILE],
-        env=registry_environment(pod, mirror_overrides(pod.settings, index, mirror), (_DEBUG_VARIABLES,)),
-        volume_mounts=[
-            *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
-            k8s.core.v1.VolumeMountArgs(name=f"{name}-config", mount_path=CONFIG_DIR, read_only=True),
-            # Its own scratch directory: the log filter's pipe is named by PID, and each container has its own.
-            k8s.core.v1.VolumeMountArgs(name=f"{name}-tmp", mount_path=SCRATCH_DIR),
-        ],
-        readiness_probe=k8s.core.v1.ProbeArgs(exec_=answers, period_seconds=10, failure_threshold=3),
-        liveness_probe=k8s.core.v1.ProbeArgs(
-            exec_=answers, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
-        ),
-        lifecycle=k8s.core.v1.LifecycleArgs(
-            pre_stop=k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(command=pre_stop))
-        ),
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests=dict(pod.settings.resources.requests), limits=dict(pod.settings.resources.limits)
-        ),
-        security_context=container_security(),
-    )
-
-
 def mirror_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
     """Each mirror's config file (its own Secret) and scratch directory."""
     volumes = []
@@ -163,7 +127,3 @@ def mirror_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
             k8s.core.v1.VolumeArgs(name=f"{name}-tmp", empty_dir=scratch),
         ]
     return volumes
-
-
-def mirror_containers(pod: PodInputs, pre_stop: list[str]) -> list[k8s.core.v1.ContainerArgs]:
-    return [mirror_container(pod, index, mirror, pre_stop) for index, mirror in enumerate(pod.settings.mirrors)]

@@ -20,7 +20,8 @@ from components.workload.environment import (
 )
 from components.workload.front import front_container, front_volumes
 from components.workload.front_config import DRAIN_SECONDS, SHUTDOWN_DELAY_SECONDS, UPSTREAM
-from components.workload.mirrors import mirror_containers, mirror_volumes
+from components.workload.front_mirrors import mirror_address
+from components.workload.mirrors import MIRROR_LEFT_OUT, mirror_name, mirror_overrides, mirror_volumes
 
 # Any uid works once /var/lib/registry is writable to it (fsGroup); above 10000
 # it cannot collide with a node's own users.
@@ -107,47 +108,90 @@ def registry_container(
     pod: PodInputs, name: str = "registry", args: list[str] | None = None
 ) -> k8s.core.v1.ContainerArgs:
     """The registry serving (default), or another of its commands (`args`) on the same settings and files."""
-    serving = args is None
+    if args is None:
+        ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")]
+        metrics = ports if pod.settings.metrics.enabled else None
+        return serving_registry(pod, name, UPSTREAM, registry_environment(pod, {}), ports=metrics)
+    # Another command: the image's entrypoint on `args`, logging what it does at `info` (the garbage collector:
+    # each blob it deletes); no request reaches it, so no token.
+    return _registry_image(pod, name, args=args, env=registry_environment(pod, {"REGISTRY_LOG_LEVEL": "info"}))
+
+
+def serving_registry(
+    pod: PodInputs,
+    name: str,
+    address: str,
+    env: list[k8s.core.v1.EnvVarArgs],
+    *,
+    volumes: tuple[str, str] = ("config", "tmp"),
+    ports: list[k8s.core.v1.ContainerPortArgs] | None = None,
+) -> k8s.core.v1.ContainerArgs:
+    """`registry serve <config>` on `address` (as both images' entrypoint does with a *.yml argument), its log
+    filtered (LOG_FILTER): the stack's registry, or a mirror's (mirrors.py)."""
     # It listens on the pod's loopback, where the kubelet cannot reach: the probes run inside it.
-    answers = k8s.core.v1.ExecActionArgs(command=["wget", "-q", "-O", "/dev/null", f"http://{UPSTREAM}/"])
-    ports = [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")]
-    return k8s.core.v1.ContainerArgs(
-        name=name,
-        image=pod.settings.image,
-        image_pull_policy="IfNotPresent",
-        # Serving: `registry serve <config>` (as both images' entrypoint does with a *.yml argument), its log
-        # filtered (LOG_FILTER). Another command: the image's entrypoint on `args`.
-        command=["/bin/sh", "-c", LOG_FILTER, "registry"] if serving else None,
-        args=[CONFIG_FILE] if serving else args,
-        ports=ports if serving and pod.settings.metrics.enabled else None,
-        # Another command logs what it does at `info` (the garbage collector: each blob it deletes); no request
-        # reaches it, so no token.
-        env=registry_environment(pod, {} if serving else {"REGISTRY_LOG_LEVEL": "info"}),
-        volume_mounts=[
-            *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
-            k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=SCRATCH_DIR),
-        ],
-        readiness_probe=k8s.core.v1.ProbeArgs(exec_=answers, period_seconds=10, failure_threshold=3)
-        if serving
-        else None,
+    answers = k8s.core.v1.ExecActionArgs(command=["wget", "-q", "-O", "/dev/null", f"http://{address}/"])
+    return _registry_image(
+        pod,
+        name,
+        command=["/bin/sh", "-c", LOG_FILTER, "registry"],
+        args=[CONFIG_FILE],
+        env=env,
+        volumes=volumes,
+        ports=ports,
+        readiness_probe=k8s.core.v1.ProbeArgs(exec_=answers, period_seconds=10, failure_threshold=3),
         liveness_probe=k8s.core.v1.ProbeArgs(
             exec_=answers, initial_delay_seconds=10, period_seconds=20, failure_threshold=3
-        )
-        if serving
-        else None,
+        ),
         lifecycle=k8s.core.v1.LifecycleArgs(
             pre_stop=k8s.core.v1.LifecycleHandlerArgs(
                 exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sh", "-c", WAIT_FOR_THE_FRONT])
             )
-        )
-        if serving
-        else None,
+        ),
+    )
+
+
+def _registry_image(
+    pod: PodInputs,
+    name: str,
+    *,
+    args: list[str],
+    env: list[k8s.core.v1.EnvVarArgs],
+    volumes: tuple[str, str] = ("config", "tmp"),
+    **serving: Any,
+) -> k8s.core.v1.ContainerArgs:
+    """A container of the registry's image on the stack's storage, its config file and scratch volumes."""
+    config, scratch = volumes
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=pod.settings.image,
+        image_pull_policy="IfNotPresent",
+        args=args,
+        env=env,
+        volume_mounts=[
+            *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in pod.storage_volumes),
+            k8s.core.v1.VolumeMountArgs(name=config, mount_path=CONFIG_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=scratch, mount_path=SCRATCH_DIR),
+        ],
         resources=k8s.core.v1.ResourceRequirementsArgs(
             requests=dict(pod.settings.resources.requests), limits=dict(pod.settings.resources.limits)
         ),
         security_context=container_security(),
+        **serving,
     )
+
+
+def mirror_containers(pod: PodInputs) -> list[k8s.core.v1.ContainerArgs]:
+    """One serving registry per mirror, each on its own listener, prefix, config file and scratch directory."""
+    return [
+        serving_registry(
+            pod,
+            mirror_name(index),
+            mirror_address(index),
+            registry_environment(pod, mirror_overrides(pod.settings, index, mirror), MIRROR_LEFT_OUT),
+            volumes=(f"{mirror_name(index)}-config", f"{mirror_name(index)}-tmp"),
+        )
+        for index, mirror in enumerate(pod.settings.mirrors)
+    ]
 
 
 def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
@@ -163,10 +207,9 @@ def registry_volumes(pod: PodInputs) -> list[k8s.core.v1.VolumeArgs]:
 def serving_pod(pod: PodInputs, **extra: Any) -> k8s.core.v1.PodSpecArgs:
     """The registry behind its front: TLS and authentication in one container, the registry in another, and
     one more per mirror (mirrors.py)."""
-    wait = ["/bin/sh", "-c", WAIT_FOR_THE_FRONT]
     return pod_spec(
         pod,
-        containers=[front_container(pod.settings), registry_container(pod), *mirror_containers(pod, wait)],
+        containers=[front_container(pod.settings), registry_container(pod), *mirror_containers(pod)],
         volumes=[
             *registry_volumes(pod),
             *front_volumes(pod.front_secret_name, pod.tls_secret_name),
